@@ -1,0 +1,3 @@
+module github.com/pmipdmm/pmipdmm
+
+go 1.26.8
