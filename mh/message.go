@@ -309,3 +309,16 @@ func (d *Decoder) Decode(b []byte) (Message, error) {
 	}
 	return m, nil
 }
+
+// TypedMessages lists the MH Types that decode to a typed message (not
+// *GenericMessage), in ascending order. The DMM messages, which share the
+// Experimental type, are not listed here (see DMMMessages when present).
+func TypedMessages() []Type {
+	var out []Type
+	for t, f := range messageFactories {
+		if f != nil {
+			out = append(out, Type(t))
+		}
+	}
+	return out
+}

@@ -366,3 +366,15 @@ func (opts Options) Get(t OptionType) Option {
 }
 
 var be = binary.BigEndian
+
+// TypedOptions lists the option types that decode to a typed value (not
+// *RawOption), in ascending order. Pad1 and PadN are included.
+func TypedOptions() []OptionType {
+	out := []OptionType{OptPad1, OptPadN}
+	for t, f := range optionFactories {
+		if f != nil && OptionType(t) != OptPad1 && OptionType(t) != OptPadN {
+			out = append(out, OptionType(t))
+		}
+	}
+	return out
+}
