@@ -93,35 +93,32 @@ func marshalMsg(m fixedPart) ([]byte, error) {
 	return b, nil
 }
 
-// marshalMsgTo encodes m into b[:MarshalLen()].
+// marshalMsgTo encodes m into b in one pass: the options are written as
+// they come, with bounds checked as it goes, and Header Len is filled in
+// at the end.
 func marshalMsgTo(m fixedPart, b []byte) error {
 	base := m.MHBase()
-	n := msgLen(m)
-	if len(b) < n {
+	fl := m.fixedLen()
+	if len(b) < HeaderLen+fl {
 		return ErrBufferTooSmall
 	}
-	if n%8 != 0 || n > 256*8 {
-		return &HeaderError{Type: m.MHType(), Field: "length", Reason: fmt.Sprintf("message of %d octets is not a multiple of 8 up to 2048", n), Err: ErrInvalidLength}
-	}
-	b = b[:n]
 	pp := base.PayloadProto
 	if pp == 0 {
 		pp = IPProtoNone
 	}
 	b[0] = pp
-	b[1] = byte(n/8 - 1)
 	b[2] = byte(m.MHType())
 	b[3] = base.Reserved
 	be.PutUint16(b[4:], base.Checksum)
-	fl := m.fixedLen()
 	m.putFixed(b[HeaderLen : HeaderLen+fl])
-	end, err := marshalOptions(b, HeaderLen+fl, base.Options, base.KeepLayout)
+	n, err := marshalOptions(b, HeaderLen+fl, base.Options, base.KeepLayout)
 	if err != nil {
 		return err
 	}
-	if end != n {
-		return fmt.Errorf("%w: wrote %d octets of %d", ErrInvalidLength, end, n)
+	if n%8 != 0 || n > 256*8 {
+		return &HeaderError{Type: m.MHType(), Field: "length", Reason: fmt.Sprintf("message of %d octets is not a multiple of 8 up to 2048", n), Err: ErrInvalidLength}
 	}
+	b[1] = byte(n/8 - 1)
 	return nil
 }
 

@@ -86,6 +86,10 @@ func (o *MNIdentifier) UnmarshalBinary(b []byte) error {
 	if err != nil {
 		return err
 	}
+	return o.setBody(body)
+}
+
+func (o *MNIdentifier) setBody(body []byte) error {
 	if len(body) == 0 {
 		o.Empty, o.Subtype, o.Identifier = true, 0, o.Identifier[:0]
 		return nil
@@ -136,9 +140,22 @@ func (o *HomeNetworkPrefix) MarshalTo(b []byte) error {
 }
 func (o *HomeNetworkPrefix) Marshal() ([]byte, error) { return marshalOption(o) }
 func (o *HomeNetworkPrefix) UnmarshalBinary(b []byte) error {
-	var err error
-	o.Reserved, o.PrefixLength, o.Prefix, err = getPrefixOpt(b, OptHomeNetworkPrefix)
-	return err
+	body, err := optHeader(b, OptHomeNetworkPrefix)
+	if err != nil {
+		return err
+	}
+	return o.setBody(body)
+}
+
+func (o *HomeNetworkPrefix) setBody(body []byte) error {
+	if len(body) != 18 {
+		return lenErr(OptHomeNetworkPrefix.String(), len(body), "18")
+	}
+	if body[1] > 128 {
+		return fmt.Errorf("%w: prefix length %d > 128", ErrInvalidValue, body[1])
+	}
+	o.Reserved, o.PrefixLength, o.Prefix = body[0], body[1], netip.AddrFrom16([16]byte(body[2:18]))
+	return nil
 }
 
 // ParseHomeNetworkPrefix decodes a Home Network Prefix option.
@@ -228,9 +245,19 @@ func (o *HandoffIndicator) MarshalTo(b []byte) error {
 }
 func (o *HandoffIndicator) Marshal() ([]byte, error) { return marshalOption(o) }
 func (o *HandoffIndicator) UnmarshalBinary(b []byte) error {
-	r, v, err := getTwoOctets(b, OptHandoffIndicator)
-	o.Reserved, o.Value = r, HandoffIndicatorValue(v)
-	return err
+	body, err := optHeader(b, OptHandoffIndicator)
+	if err != nil {
+		return err
+	}
+	return o.setBody(body)
+}
+
+func (o *HandoffIndicator) setBody(body []byte) error {
+	if len(body) != 2 {
+		return lenErr(OptHandoffIndicator.String(), len(body), "2")
+	}
+	o.Reserved, o.Value = body[0], HandoffIndicatorValue(body[1])
+	return nil
 }
 
 // ParseHandoffIndicator decodes a Handoff Indicator option.
@@ -307,9 +334,19 @@ func (o *AccessTechnologyType) MarshalTo(b []byte) error {
 }
 func (o *AccessTechnologyType) Marshal() ([]byte, error) { return marshalOption(o) }
 func (o *AccessTechnologyType) UnmarshalBinary(b []byte) error {
-	r, v, err := getTwoOctets(b, OptAccessTechnologyType)
-	o.Reserved, o.Value = r, ATT(v)
-	return err
+	body, err := optHeader(b, OptAccessTechnologyType)
+	if err != nil {
+		return err
+	}
+	return o.setBody(body)
+}
+
+func (o *AccessTechnologyType) setBody(body []byte) error {
+	if len(body) != 2 {
+		return lenErr(OptAccessTechnologyType.String(), len(body), "2")
+	}
+	o.Reserved, o.Value = body[0], ATT(body[1])
+	return nil
 }
 
 // ParseAccessTechnologyType decodes an Access Technology Type option.
@@ -349,6 +386,10 @@ func (o *MNLinkLayerID) UnmarshalBinary(b []byte) error {
 	if err != nil {
 		return err
 	}
+	return o.setBody(body)
+}
+
+func (o *MNLinkLayerID) setBody(body []byte) error {
 	if len(body) < 2 {
 		return lenErr(OptMNLinkLayerID.String(), len(body), "at least 2")
 	}
@@ -379,9 +420,19 @@ func (o *LinkLocalAddress) MarshalTo(b []byte) error {
 }
 func (o *LinkLocalAddress) Marshal() ([]byte, error) { return marshalOption(o) }
 func (o *LinkLocalAddress) UnmarshalBinary(b []byte) error {
-	var err error
-	o.Address, err = getAddrOpt(b, OptLinkLocalAddress)
-	return err
+	body, err := optHeader(b, OptLinkLocalAddress)
+	if err != nil {
+		return err
+	}
+	return o.setBody(body)
+}
+
+func (o *LinkLocalAddress) setBody(body []byte) error {
+	if len(body) != 16 {
+		return lenErr(OptLinkLocalAddress.String(), len(body), "16")
+	}
+	o.Address = netip.AddrFrom16([16]byte(body))
+	return nil
 }
 
 // ParseLinkLocalAddress decodes a Link-local Address option.
@@ -454,6 +505,10 @@ func (o *Timestamp) UnmarshalBinary(b []byte) error {
 	if err != nil {
 		return err
 	}
+	return o.setBody(body)
+}
+
+func (o *Timestamp) setBody(body []byte) error {
 	if len(body) != 8 {
 		return lenErr(OptTimestamp.String(), len(body), "8")
 	}

@@ -103,6 +103,8 @@ func marshalOption(o Option) ([]byte, error) {
 
 // ---- Pad1, PadN, raw ----
 
+func init() { registerOption(OptPadN, func() Option { return &PadN{} }) }
+
 // Pad1 is the one-octet padding option (RFC 6275 §6.2.2).
 type Pad1 struct{}
 
@@ -150,6 +152,10 @@ func (p *PadN) UnmarshalBinary(b []byte) error {
 	if err != nil {
 		return err
 	}
+	return p.setBody(body)
+}
+
+func (p *PadN) setBody(body []byte) error {
 	p.Data = append(p.Data[:0], body...)
 	return nil
 }
@@ -248,6 +254,16 @@ func putPad(b []byte, n int) {
 func marshalOptions(mh []byte, off int, opts Options, keepLayout bool) (int, error) {
 	for _, o := range opts {
 		if !keepLayout {
+			if pad, n, handled, err := encodeHot(o, off, mh); handled {
+				if err != nil {
+					if err == ErrBufferTooSmall {
+						return off, err
+					}
+					return off, &OptionError{Offset: off + pad, Type: o.OptionType(), Err: err}
+				}
+				off += pad + n
+				continue
+			}
 			if isPad(o) {
 				continue
 			}
@@ -303,22 +319,39 @@ func unmarshalOptions(mh []byte, off int, opts Options, legacy bool) (Options, Q
 				return opts[:n], q, &OptionError{Offset: off, Type: t,
 					Err: fmt.Errorf("%w: Length %d runs %d octets past the end of the message", ErrInvalidLength, mh[off+1], end-len(mh))}
 			}
-			if n < len(full) && full[n] != nil && full[n].OptionType() == t {
-				o = full[n]
-				if _, raw := o.(*RawOption); raw && optionFactories[t] != nil {
-					o = NewOption(t) // kept raw last time (legacy); try the typed form again
-				}
-			} else {
-				o = NewOption(t)
+			var slot Option
+			if n < len(full) {
+				slot = full[n]
 			}
-			if err := o.UnmarshalBinary(mh[off:end]); err != nil {
+			var reused, handled bool
+			var err error
+			o, reused, handled, err = decodeHot(t, slot, mh[off:end])
+			if !handled {
+				if slot != nil && slot.OptionType() == t {
+					o, reused = slot, true
+					if optionFactories[t] != nil {
+						if _, raw := o.(*RawOption); raw {
+							o, reused = NewOption(t), false // kept raw last time (legacy); try the typed form again
+						}
+					}
+				} else {
+					o = NewOption(t)
+				}
+				err = o.UnmarshalBinary(mh[off:end])
+			}
+			if err != nil {
 				if !legacy {
 					return opts[:n], q, &OptionError{Offset: off, Type: t, Err: err}
 				}
 				q |= QuirkMalformedOption
 				r := &RawOption{}
 				_ = r.UnmarshalBinary(mh[off:end])
-				o = r
+				o, reused = r, false
+			}
+			if reused {
+				n++
+				off = end
+				continue
 			}
 		}
 		if n < len(full) {
