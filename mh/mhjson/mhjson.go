@@ -29,7 +29,8 @@
 //     and name its name; length is the Length octet (absent for Pad1, which
 //     has none); fields as below. An option kept undecoded (mh.RawOption: a
 //     type without a typed form, or a malformed option accepted in legacy
-//     mode) has "raw":true and its body as "data" (hex).
+//     mode) has "raw":true and its body as "data" (hex). Padding is never
+//     raw: Pad1 has no fields and PadN its octets as "data".
 //   - quirks: the legacy-peer deviations accepted while decoding
 //     (mh.Quirk.String: "none" or a comma-separated list).
 //   - error: present only when decoding failed (see Decode); the header
