@@ -268,6 +268,7 @@ type Decoder struct {
 	DecodeOptions
 	msgs [256]Message
 	dmm  [256]Message
+	brev [3]Message // Binding Revocation messages by brKindOf: other, BRI, BRA
 }
 
 // newMessageFor returns an empty message for the Mobility Header in b
@@ -278,6 +279,9 @@ func newMessageFor(b []byte) Message {
 		if m := newDMMMessage(k); m != nil {
 			return m
 		}
+	}
+	if Type(b[2]) == TypeBindingRevocation {
+		return newBindingRevocation(b) // BRI or BRA by B.R. Type
 	}
 	return NewMessage(Type(b[2]))
 }
@@ -293,6 +297,13 @@ func (d *Decoder) Decode(b []byte) (Message, error) {
 		if m == nil {
 			m = newMessageFor(b)
 			d.dmm[k] = m
+		}
+	} else if Type(b[2]) == TypeBindingRevocation {
+		k := brKindOf(b)
+		m = d.brev[k]
+		if m == nil {
+			m = newBindingRevocation(b)
+			d.brev[k] = m
 		}
 	} else {
 		m = d.msgs[b[2]]

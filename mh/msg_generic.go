@@ -23,8 +23,6 @@ func genericFixedLen(t Type) int {
 		return 10 // Reserved, Init Cookie
 	case TypeHomeTest, TypeCareOfTest:
 		return 18 // Nonce Index, Init Cookie, Keygen Token
-	case TypeFastBindingUpdate, TypeFastBindingAck:
-		return 6
 	case TypeFlowBinding:
 		return 6
 	case TypeSubscriptionQuery, TypeSubscriptionResponse:
