@@ -312,11 +312,11 @@ func unmarshalOptions(mh []byte, off int, opts Options, legacy bool) (Options, Q
 			end = off + 1
 		} else {
 			if off+2 > len(mh) {
-				return opts[:n], q, &OptionError{Offset: off, Type: t, Err: shortErr("option header", 2, len(mh)-off)}
+				return full[:n], q, &OptionError{Offset: off, Type: t, Err: shortErr("option header", 2, len(mh)-off)}
 			}
 			end = off + 2 + int(mh[off+1])
 			if end > len(mh) {
-				return opts[:n], q, &OptionError{Offset: off, Type: t,
+				return full[:n], q, &OptionError{Offset: off, Type: t,
 					Err: fmt.Errorf("%w: Length %d runs %d octets past the end of the message", ErrInvalidLength, mh[off+1], end-len(mh))}
 			}
 			var slot Option
@@ -341,7 +341,7 @@ func unmarshalOptions(mh []byte, off int, opts Options, legacy bool) (Options, Q
 			}
 			if err != nil {
 				if !legacy {
-					return opts[:n], q, &OptionError{Offset: off, Type: t, Err: err}
+					return full[:n], q, &OptionError{Offset: off, Type: t, Err: err}
 				}
 				q |= QuirkMalformedOption
 				r := &RawOption{}
