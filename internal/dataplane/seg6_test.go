@@ -1,0 +1,204 @@
+package dataplane
+
+import (
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/pmipdmm/pmipdmm/internal/netnstest"
+)
+
+var (
+	magAddr = netip.MustParseAddr("2001:db8:ff::1")
+	lmaAddr = netip.MustParseAddr("2001:db8:ff::2")
+	hnp     = netip.MustParsePrefix("2001:db8:100::/64")
+)
+
+type topo struct {
+	mn, mag, lma, cn *netnstest.NS
+	magDP, lmaDP     *Seg6
+}
+
+// newTopo builds MN - MAG - LMA - CN with a seg6 driver on MAG and LMA.
+func newTopo(t *testing.T) *topo {
+	tp := &topo{
+		mn: netnstest.New(t, "mn"), mag: netnstest.New(t, "mag"),
+		lma: netnstest.New(t, "lma"), cn: netnstest.New(t, "cn"),
+	}
+	netnstest.Veth(t, tp.mag, "acc", tp.mn, "eth0")
+	netnstest.Veth(t, tp.mag, "m2l", tp.lma, "l2m")
+	netnstest.Veth(t, tp.lma, "l2c", tp.cn, "c2l")
+	tp.mag.IP("addr", "add", "2001:db8:ff::1/64", "dev", "m2l", "nodad")
+	tp.lma.IP("addr", "add", "2001:db8:ff::2/64", "dev", "l2m", "nodad")
+	tp.lma.IP("addr", "add", "2001:db8:c::1/64", "dev", "l2c", "nodad")
+	tp.cn.IP("addr", "add", "2001:db8:c::2/64", "dev", "c2l", "nodad")
+	tp.cn.IP("-6", "route", "add", "default", "via", "2001:db8:c::1")
+	tp.mag.IP("addr", "add", "fe80::1/64", "dev", "acc", "nodad")
+	tp.mn.IP("addr", "add", "2001:db8:100::5/64", "dev", "eth0", "nodad")
+	tp.mn.IP("-6", "route", "add", "default", "via", "fe80::1", "dev", "eth0")
+	for _, x := range []struct {
+		ns  *netnstest.NS
+		dp  **Seg6
+		cfg Config
+	}{{tp.mag, &tp.magDP, Config{Local: magAddr, Dev: "m2l"}}, {tp.lma, &tp.lmaDP, Config{Local: lmaAddr, Dev: "l2m"}}} {
+		err := x.ns.Do(func() error {
+			d, err := NewSeg6(nil)
+			if err != nil {
+				return err
+			}
+			*x.dp = d
+			return d.Setup(x.cfg)
+		})
+		if err != nil {
+			t.Fatalf("setup in %s: %v", x.ns.Name, err)
+		}
+	}
+	return tp
+}
+
+func ping(t *testing.T, from *netnstest.NS, to string) {
+	t.Helper()
+	out, err := from.Exec("ping", "-c", "3", "-i", "0.2", "-W", "2", to)
+	if err != nil || !strings.Contains(out, " 0% packet loss") {
+		t.Fatalf("ping %s from %s: %v\n%s", to, from.Name, err, out)
+	}
+}
+
+func TestSeg6TunnelEndToEnd(t *testing.T) {
+	tp := newTopo(t)
+	magWant := []Entry{
+		{Kind: KindAccessRoute, Prefix: hnp, Dev: "acc"},
+		{Kind: KindSourceRoute, Prefix: hnp, Dev: "acc", Remote: lmaAddr},
+	}
+	lmaWant := []Entry{{Kind: KindPrefixRoute, Prefix: hnp, Remote: magAddr}}
+	for _, e := range magWant {
+		if err := tp.magDP.Add(e); err != nil {
+			t.Fatalf("MAG add %s: %v", e, err)
+		}
+	}
+	for _, e := range lmaWant {
+		if err := tp.lmaDP.Add(e); err != nil {
+			t.Fatalf("LMA add %s: %v", e, err)
+		}
+	}
+	ping(t, tp.mn, "2001:db8:c::2")
+	ping(t, tp.cn, "2001:db8:100::5")
+
+	// The packets really crossed the tunnel: the LMA's decapsulation
+	// route is the only way back to the MN, and the MAG has no route to
+	// the CN outside its uplink table.
+	if out, err := tp.mag.Exec("ip", "-6", "route", "get", "2001:db8:c::2"); err == nil {
+		t.Errorf("MAG can reach the CN without the tunnel: %s", out)
+	}
+
+	got, err := tp.magDP.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append([]Entry{{Kind: KindDecap, Prefix: netip.PrefixFrom(magAddr, 128), Dev: "m2l"}}, magWant...)
+	SortEntries(want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("MAG List:\n got %v\nwant %v", got, want)
+	}
+	got, err = tp.lmaDP.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = append([]Entry{{Kind: KindDecap, Prefix: netip.PrefixFrom(lmaAddr, 128), Dev: "l2m"}}, lmaWant...)
+	SortEntries(want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("LMA List:\n got %v\nwant %v", got, want)
+	}
+	var src netip.Addr
+	if err := tp.lma.Do(func() (err error) { src, err = TunSrc(); return }); err != nil || src != lmaAddr {
+		t.Errorf("LMA tunnel source %v (%v), want %v", src, err, lmaAddr)
+	}
+
+	// Reconcile the LMA to a new wanted state: the old route goes, two come.
+	other := netip.MustParsePrefix("2001:db8:200::/64")
+	third := netip.MustParsePrefix("2001:db8:300::/64")
+	newWant := []Entry{
+		{Kind: KindPrefixRoute, Prefix: other, Remote: magAddr},
+		{Kind: KindPrefixRoute, Prefix: third, Remote: magAddr},
+	}
+	added, removed, err := Reconcile(tp.lmaDP, newWant)
+	if err != nil || added != 2 || removed != 1 {
+		t.Fatalf("Reconcile: added %d removed %d err %v, want 2, 1, nil", added, removed, err)
+	}
+	added, removed, err = Reconcile(tp.lmaDP, newWant)
+	if err != nil || added != 0 || removed != 0 {
+		t.Fatalf("second Reconcile: added %d removed %d err %v, want nothing to do", added, removed, err)
+	}
+
+	// Flush leaves nothing tagged and puts the local rule back at 0.
+	for _, x := range []struct {
+		ns *netnstest.NS
+		dp *Seg6
+	}{{tp.mag, tp.magDP}, {tp.lma, tp.lmaDP}} {
+		if err := x.dp.Flush(); err != nil {
+			t.Fatalf("flush %s: %v", x.ns.Name, err)
+		}
+		if es, err := x.dp.List(); err != nil || len(es) != 0 {
+			t.Errorf("%s after Flush: %v %v", x.ns.Name, es, err)
+		}
+		if out := x.ns.IP("-6", "route", "show", "table", "all", "proto", "180"); strings.TrimSpace(out) != "" {
+			t.Errorf("%s: routes left with our protocol tag:\n%s", x.ns.Name, out)
+		}
+		rules := x.ns.IP("-6", "rule")
+		if !strings.HasPrefix(rules, "0:\tfrom all lookup local") || strings.Contains(rules, "lookup 18") {
+			t.Errorf("%s: rules after Flush:\n%s", x.ns.Name, rules)
+		}
+	}
+	if out, err := tp.mn.Exec("ping", "-c", "1", "-W", "1", "2001:db8:c::2"); err == nil {
+		t.Errorf("ping still works after Flush:\n%s", out)
+	}
+}
+
+func TestEntryValidate(t *testing.T) {
+	bad := []Entry{
+		{Kind: KindPrefixRoute, Prefix: hnp},
+		{Kind: KindSourceRoute, Prefix: hnp, Remote: lmaAddr},
+		{Kind: KindAccessRoute, Prefix: hnp},
+		{Kind: KindPrefixRoute, Prefix: netip.MustParsePrefix("10.0.0.0/8"), Remote: lmaAddr},
+		{Kind: 99, Prefix: hnp},
+	}
+	for _, e := range bad {
+		if err := e.Validate(); err == nil {
+			t.Errorf("%v: validated", e)
+		}
+	}
+}
+
+func TestFakeReconcile(t *testing.T) {
+	f := NewFake()
+	if err := f.Setup(Config{Local: lmaAddr, Dev: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	a := Entry{Kind: KindPrefixRoute, Prefix: hnp, Remote: magAddr}
+	b := Entry{Kind: KindPrefixRoute, Prefix: hnp, Remote: lmaAddr} // same key, other tunnel
+	if err := f.Add(a); err != nil {
+		t.Fatal(err)
+	}
+	added, removed, err := Reconcile(f, []Entry{b})
+	if err != nil || added != 1 || removed != 1 {
+		t.Fatalf("Reconcile %d %d %v", added, removed, err)
+	}
+	got, _ := f.List()
+	if !reflect.DeepEqual(got, []Entry{b}) {
+		t.Fatalf("List %v", got)
+	}
+	f.FailNext = errTest
+	if err := f.Add(a); err != errTest {
+		t.Fatalf("FailNext: %v", err)
+	}
+	if err := f.Add(a); err != nil {
+		t.Fatalf("after FailNext: %v", err)
+	}
+}
+
+var errTest = testErr("injected")
+
+type testErr string
+
+func (e testErr) Error() string { return string(e) }
