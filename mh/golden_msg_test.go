@@ -144,7 +144,7 @@ func TestGoldenHeartbeat(t *testing.T) {
 			01 02 0000       // @12 PadN 4
 		`},
 		{"response with Restart Counter", &Heartbeat{Flags: HeartbeatFlagR, Sequence: 1,
-			Base: Base{KeepLayout: true, Options: Options{NewPadN(2), rc, NewPadN(4)}}}, `
+			Base: Base{Header: Header{PayloadProto: IPProtoNone}, KeepLayout: true, Options: Options{NewPadN(2), rc, NewPadN(4)}}}, `
 			3b 02 0d 00 0000 // Header Len 2: 24 octets
 			0001             // R: response
 			00000001         // Sequence Number 1
@@ -153,7 +153,7 @@ func TestGoldenHeartbeat(t *testing.T) {
 			01 02 0000       // @20 PadN 4
 		`},
 		{"unsolicited response", &Heartbeat{Flags: HeartbeatFlagU | HeartbeatFlagR, Sequence: 0xfffffffe,
-			Base: Base{KeepLayout: true, Options: Options{NewPadN(2), rc, NewPadN(4)}}}, `
+			Base: Base{Header: Header{PayloadProto: IPProtoNone}, KeepLayout: true, Options: Options{NewPadN(2), rc, NewPadN(4)}}}, `
 			3b 02 0d 00 0000 // Header Len 2
 			0003             // U|R: unsolicited response after a restart
 			fffffffe         // Sequence Number

@@ -19,7 +19,9 @@ const IPProtoNone = 59
 // Header is the common part of every Mobility Header (RFC 6275 §6.1.1).
 type Header struct {
 	// PayloadProto is the Payload Proto octet. 0 encodes as 59
-	// (IPPROTO_NONE), the value RFC 6275 asks senders to use.
+	// (IPPROTO_NONE), the value RFC 6275 asks senders to use, unless
+	// Base.KeepLayout is set: a laid-out (or decoded) message is written
+	// exactly as it stands.
 	PayloadProto uint8
 	// HeaderLen is the Header Len octet as received: the length of the
 	// MH in 8-octet units, not counting the first 8 octets. Encoding
@@ -39,9 +41,10 @@ type Base struct {
 	// Options in wire order. When KeepLayout is false, Pad1/PadN entries
 	// are ignored on encoding and padding is computed.
 	Options Options
-	// KeepLayout makes encoding write Options exactly as listed, padding
-	// included, with no alignment computed; decoding sets it so that a
-	// decoded message re-encodes byte for byte.
+	// KeepLayout makes encoding write the Header fields and Options
+	// exactly as they stand, padding included, with no alignment
+	// computed; decoding sets it so that a decoded message re-encodes
+	// byte for byte.
 	KeepLayout bool
 	// Quirks lists the legacy-peer deviations accepted while decoding
 	// this message (Decoder.Legacy); 0 for a conformant message.
@@ -103,7 +106,7 @@ func marshalMsgTo(m fixedPart, b []byte) error {
 		return ErrBufferTooSmall
 	}
 	pp := base.PayloadProto
-	if pp == 0 {
+	if pp == 0 && !base.KeepLayout {
 		pp = IPProtoNone
 	}
 	b[0] = pp
