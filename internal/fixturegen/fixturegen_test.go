@@ -127,6 +127,9 @@ func TestAlignment(t *testing.T) {
 			if len(wire)%8 != 0 {
 				t.Errorf("%s: %d octets, not a multiple of 8", s.Name, len(wire))
 			}
+			if issues := mh.CheckAlignment(wire); len(issues) != 0 {
+				t.Errorf("%s: mh.CheckAlignment: %v", s.Name, issues)
+			}
 			// The options end where the message ends (KeepLayout after
 			// decoding), so their offsets are found from the end.
 			off := len(wire)
