@@ -134,8 +134,12 @@ func FuzzParse(f *testing.F) {
 			t.Errorf("legacy: MarshalLen %d, Marshal wrote %d", n, len(b))
 		}
 		// The re-encoded message decodes (in legacy mode: a malformed
-		// option kept raw is still malformed) to the same value, up to the
-		// quirks repaired and the Header Len octet, and encodes the same.
+		// option kept raw is still malformed) with no quirk left but that
+		// one, and encodes the same again. When the decoded extent was
+		// not Header Len's (a length quirk), encoding may pad the message
+		// data (Experimental, unknown types) to a multiple of 8 octets, so
+		// only a message decoded at its own length must come back equal
+		// (up to the quirks repaired and the Header Len octet).
 		again, err := mh.ParseWith(b, mh.DecodeOptions{Legacy: true})
 		if err != nil {
 			t.Fatalf("legacy: re-parse of % x: %v", b, err)
@@ -143,7 +147,7 @@ func FuzzParse(f *testing.F) {
 		if again.MHBase().Quirks&^mh.QuirkMalformedOption != 0 {
 			t.Errorf("legacy: the re-encoded message still has quirks %v", again.MHBase().Quirks)
 		}
-		if !reflect.DeepEqual(withoutLayoutState(lm), withoutLayoutState(again)) {
+		if aligned && !reflect.DeepEqual(withoutLayoutState(lm), withoutLayoutState(again)) {
 			t.Errorf("legacy: re-parse differs:\n got %+v\nwant %+v", again, lm)
 		}
 		if b2, err := again.Marshal(); err != nil || !bytes.Equal(b2, b) {
