@@ -70,7 +70,9 @@ type PutOptions struct {
 type PutOption func(*PutOptions)
 
 // WithTTL makes the key expire d after the write. d must be > 0.
-func WithTTL(d time.Duration) PutOption { return func(o *PutOptions) { o.TTL = d; o.ExpireAt = time.Time{} } }
+func WithTTL(d time.Duration) PutOption {
+	return func(o *PutOptions) { o.TTL = d; o.ExpireAt = time.Time{} }
+}
 
 // WithExpiry makes the key expire at t, which must be after the write's time.
 func WithExpiry(t time.Time) PutOption { return func(o *PutOptions) { o.ExpireAt = t; o.TTL = 0 } }
