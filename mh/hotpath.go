@@ -1,5 +1,7 @@
 package mh
 
+import "net/netip"
+
 // The options of every PBU and PBA (RFC 5213 §8) are decoded and encoded
 // through direct calls on their concrete types instead of the Option
 // interface, so the compiler can inline them: with six options that
@@ -16,6 +18,10 @@ func decodeHot(t OptionType, slot Option, b []byte) (o Option, reused, handled b
 		if !ok {
 			v = &HomeNetworkPrefix{}
 		}
+		if len(b) == 20 && b[3] <= 128 { // the common case, decoded in place
+			v.Reserved, v.PrefixLength, v.Prefix = b[2], b[3], netip.AddrFrom16([16]byte(b[4:20]))
+			return v, ok, true, nil
+		}
 		return v, ok, true, v.setBody(b[2:])
 	case OptMNIdentifier:
 		v, ok := slot.(*MNIdentifier)
@@ -28,11 +34,19 @@ func decodeHot(t OptionType, slot Option, b []byte) (o Option, reused, handled b
 		if !ok {
 			v = &HandoffIndicator{}
 		}
+		if len(b) == 4 {
+			v.Reserved, v.Value = b[2], HandoffIndicatorValue(b[3])
+			return v, ok, true, nil
+		}
 		return v, ok, true, v.setBody(b[2:])
 	case OptAccessTechnologyType:
 		v, ok := slot.(*AccessTechnologyType)
 		if !ok {
 			v = &AccessTechnologyType{}
+		}
+		if len(b) == 4 {
+			v.Reserved, v.Value = b[2], ATT(b[3])
+			return v, ok, true, nil
 		}
 		return v, ok, true, v.setBody(b[2:])
 	case OptTimestamp:
@@ -40,17 +54,30 @@ func decodeHot(t OptionType, slot Option, b []byte) (o Option, reused, handled b
 		if !ok {
 			v = &Timestamp{}
 		}
+		if len(b) == 10 {
+			v.Value = be.Uint64(b[2:])
+			return v, ok, true, nil
+		}
 		return v, ok, true, v.setBody(b[2:])
 	case OptMNLinkLayerID:
 		v, ok := slot.(*MNLinkLayerID)
 		if !ok {
 			v = &MNLinkLayerID{}
 		}
+		if len(b) >= 4 {
+			v.Reserved = be.Uint16(b[2:])
+			v.LinkLayerID = append(v.LinkLayerID[:0], b[4:]...)
+			return v, ok, true, nil
+		}
 		return v, ok, true, v.setBody(b[2:])
 	case OptLinkLocalAddress:
 		v, ok := slot.(*LinkLocalAddress)
 		if !ok {
 			v = &LinkLocalAddress{}
+		}
+		if len(b) == 18 {
+			v.Address = netip.AddrFrom16([16]byte(b[2:18]))
+			return v, ok, true, nil
 		}
 		return v, ok, true, v.setBody(b[2:])
 	case OptPadN:
@@ -113,4 +140,32 @@ func encodeHot(o Option, off int, b []byte) (pad, n int, handled bool, err error
 		return pad, 18, true, v.MarshalTo(b[off+pad : off+pad+18])
 	}
 	return 0, 0, false, nil
+}
+
+// decodeBindingUpdate and decodeBindingAck are the Decoder's strict-mode
+// paths for the two messages an LMA and a MAG see most: the same checks as
+// unmarshalMsg with the message's concrete type known, so that no call
+// goes through an interface. Anything unusual (a length that does not
+// match, a short message) takes the general path, which also produces the
+// error.
+func decodeBindingUpdate(m *BindingUpdate, b []byte) error {
+	if len(b) < 16 || (int(b[1])+1)*8 != len(b) || Type(b[2]) != TypeBindingUpdate {
+		return unmarshalMsg(m, b, DecodeOptions{})
+	}
+	m.PayloadProto, m.HeaderLen, m.Reserved, m.Checksum = b[0], b[1], b[3], be.Uint16(b[4:])
+	m.Sequence, m.Flags, m.Lifetime = be.Uint16(b[6:]), BUFlags(be.Uint16(b[8:])), be.Uint16(b[10:])
+	opts, q, err := unmarshalOptions(b, 12, m.Options, false)
+	m.Options, m.KeepLayout, m.Quirks = opts, true, q
+	return err
+}
+
+func decodeBindingAck(m *BindingAck, b []byte) error {
+	if len(b) < 16 || (int(b[1])+1)*8 != len(b) || Type(b[2]) != TypeBindingAck {
+		return unmarshalMsg(m, b, DecodeOptions{})
+	}
+	m.PayloadProto, m.HeaderLen, m.Reserved, m.Checksum = b[0], b[1], b[3], be.Uint16(b[4:])
+	m.Status, m.Flags, m.Sequence, m.Lifetime = Status(b[6]), BAFlags(b[7]), be.Uint16(b[8:]), be.Uint16(b[10:])
+	opts, q, err := unmarshalOptions(b, 12, m.Options, false)
+	m.Options, m.KeepLayout, m.Quirks = opts, true, q
+	return err
 }

@@ -272,6 +272,8 @@ type Decoder struct {
 	msgs [256]Message
 	dmm  [256]Message
 	brev [3]Message // Binding Revocation messages by brKindOf: other, BRI, BRA
+	bu   *BindingUpdate
+	ba   *BindingAck
 }
 
 // newMessageFor returns an empty message for the Mobility Header in b
@@ -293,6 +295,26 @@ func newMessageFor(b []byte) Message {
 func (d *Decoder) Decode(b []byte) (Message, error) {
 	if len(b) < 3 {
 		return nil, &HeaderError{Field: "header", Reason: fmt.Sprintf("%d octets, a Mobility Header has at least 8", len(b)), Err: ErrTooShort}
+	}
+	if !d.Legacy {
+		switch Type(b[2]) {
+		case TypeBindingUpdate:
+			if d.bu == nil {
+				d.bu = &BindingUpdate{}
+			}
+			if err := decodeBindingUpdate(d.bu, b); err != nil {
+				return nil, err
+			}
+			return d.bu, nil
+		case TypeBindingAck:
+			if d.ba == nil {
+				d.ba = &BindingAck{}
+			}
+			if err := decodeBindingAck(d.ba, b); err != nil {
+				return nil, err
+			}
+			return d.ba, nil
+		}
 	}
 	var m Message
 	if k := dmmKindOf(b); k != 0 {
