@@ -192,3 +192,16 @@ func (m *RedirectAck) getFixed(b []byte) error {
 	m.Status, m.Sequence, m.Flags = DMMStatus(s), seq, f
 	return nil
 }
+
+// Name returns the message's name (the carrier MH Type's name is
+// "Experimental Mobility Header"; these say which DMM message it is).
+func (m *LocationQuery) Name() string { return "Location Query" }
+
+// Name returns the message's name.
+func (m *LocationReply) Name() string { return "Location Reply" }
+
+// Name returns the message's name.
+func (m *Redirect) Name() string { return "Redirect" }
+
+// Name returns the message's name.
+func (m *RedirectAck) Name() string { return "Redirect Ack" }
