@@ -1,0 +1,355 @@
+// Package lma is the Local Mobility Anchor of Proxy Mobile IPv6 (RFC 5213
+// §5): the Binding Cache, Proxy Binding Update processing in the order of
+// §5.3.1, the BCE lookup rules of §5.4.1, the timestamp and sequence-number
+// ordering schemes of §5.5, home network prefix assignment, the PBA of
+// §5.3.6, de-registration with MinDelayBeforeBCEDelete, heartbeat (RFC
+// 5847) and binding revocation (RFC 5846).
+//
+// One goroutine (the loop started by Run) owns all state: received
+// packets, timer expiries and management requests are operations run on
+// it, so the state has no locks. Transport, data plane, clock and logger
+// are injected (Config).
+package lma
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/pmipdmm/pmipdmm/internal/clock"
+	"github.com/pmipdmm/pmipdmm/internal/dataplane"
+	"github.com/pmipdmm/pmipdmm/internal/transport"
+	"github.com/pmipdmm/pmipdmm/mh"
+)
+
+// BCEState is the state of a Binding Cache entry.
+type BCEState uint8
+
+// Binding Cache entry states.
+const (
+	StateActive BCEState = iota
+	// StateDeregistered: de-registered, waiting MinDelayBeforeBCEDelete
+	// (RFC 5213 §5.3.5); routes are removed, prefixes kept.
+	StateDeregistered
+	// StateRevoking: a BRI was sent (RFC 5846 §8.1); routes are removed.
+	StateRevoking
+)
+
+func (s BCEState) String() string {
+	switch s {
+	case StateActive:
+		return "active"
+	case StateDeregistered:
+		return "deregistered"
+	case StateRevoking:
+		return "revoking"
+	}
+	return fmt.Sprintf("state(%d)", uint8(s))
+}
+
+// bce is a Binding Cache entry (RFC 5213 §5.1 and the RFC 6275 §9.1 fields).
+type bce struct {
+	id        uint64
+	mnKey     string
+	mnid      mh.MNIdentifier // copy
+	llid      []byte          // 2 ALL_ZERO octets when the PBU had none
+	linkLocal netip.Addr
+	hnps      []netip.Prefix
+	allocated map[netip.Prefix]bool // from the pools (released on delete)
+	proxyCoA  netip.Addr
+	att       mh.ATT
+	hi        mh.HandoffIndicatorValue
+	timestamp uint64 // LMA time of day at receipt of the last accepted PBU; 0 in the sequence scheme
+	pbuTS     uint64 // Timestamp option value of the last accepted PBU (0: none)
+	seq       uint16 // Sequence # of the last accepted PBU
+	hasSeq    bool
+	lifetime  time.Duration
+	expires   time.Time
+	created   time.Time
+	state     BCEState
+
+	gen      uint64 // bumped on every change of timers, so stale timer ops do nothing
+	timer    clock.Timer
+	held     *heldPBU
+	revoke   *revocation
+	removed  bool
+	routed   bool // prefix routes installed
+}
+
+// heldPBU is a PBU with HI=4 waiting for the previous MAG's
+// de-registration (RFC 5213 §5.4.1.2 step 4, §5.4.1.3 step 3).
+type heldPBU struct {
+	src, dst netip.Addr
+	raw      []byte
+	now      time.Time // receipt time (LMA clock)
+	timer    clock.Timer
+	done     bool
+}
+
+// peer is a MAG the LMA has bindings with (RFC 5847 heartbeat state).
+type peer struct {
+	addr           netip.Addr
+	bindings       int
+	seq            uint32
+	outstanding    bool
+	missing        int
+	down           bool
+	restartCounter uint32
+	haveCounter    bool
+	restarts       int
+	noHeartbeat    bool // answered our Heartbeat with BE status 2 (RFC 5847 §3)
+}
+
+// LMA is a local mobility anchor. Create it with New and start it with Run.
+type LMA struct {
+	cfg Config
+	ops chan func()
+	// done is closed when Run returns.
+	done    chan struct{}
+	started chan struct{}
+
+	// State below is owned by the loop.
+	nextID   uint64
+	byID     map[uint64]*bce
+	byPrefix map[netip.Prefix]*bce
+	byMN     map[string][]*bce
+	lastTS   map[string]uint64 // greatest accepted PBU timestamp per MN (while it has a BCE)
+	pool     *prefixPool
+	peers    map[netip.Addr]*peer
+	static   map[netip.Prefix]string // statically assigned prefix -> MN key
+	dec      mh.Decoder
+	txbuf    []byte
+	hbTimer  clock.Timer
+	briSeq   uint16
+	revokes  map[uint16]*revocation
+	counters Counters
+	// processed counts the packets handlePacket was given (tests use it
+	// to know the loop has caught up).
+	processed uint64
+}
+
+// New checks cfg and returns an LMA ready to Run.
+func New(cfg Config) (*LMA, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	l := &LMA{
+		cfg:      cfg,
+		ops:      make(chan func(), 1024),
+		done:     make(chan struct{}),
+		started:  make(chan struct{}),
+		byID:     map[uint64]*bce{},
+		byPrefix: map[netip.Prefix]*bce{},
+		byMN:     map[string][]*bce{},
+		lastTS:   map[string]uint64{},
+		peers:    map[netip.Addr]*peer{},
+		static:   map[netip.Prefix]string{},
+		revokes:  map[uint16]*revocation{},
+		txbuf:    make([]byte, 0, 1280),
+	}
+	var reserved []netip.Prefix
+	for k, p := range cfg.MNs {
+		for _, x := range p.Prefixes {
+			x = x.Masked()
+			if o, dup := l.static[x]; dup {
+				return nil, fmt.Errorf("lma: prefix %v assigned to both %q and %q", x, o, k)
+			}
+			l.static[x] = k
+			reserved = append(reserved, x)
+		}
+	}
+	l.pool = newPrefixPool(cfg.Pools, cfg.PrefixLen, reserved)
+	l.counters.init()
+	return l, nil
+}
+
+// ErrStopped is returned by management calls when the LMA is not running.
+var ErrStopped = errors.New("lma: not running")
+
+// Run sets up the data plane, then receives and processes signalling until
+// ctx is done. It closes nothing it was given; the caller closes the
+// transport after Run returns (Run unblocks its reader by itself only
+// when the transport is closed, so close it to stop promptly).
+func (l *LMA) Run(ctx context.Context) error {
+	defer close(l.done)
+	if err := l.cfg.DataPlane.Setup(dataplane.Config{Local: l.cfg.Address, Dev: l.cfg.DataPlaneDev}); err != nil {
+		return fmt.Errorf("lma: data plane setup: %w", err)
+	}
+	rxErr := make(chan error, 1)
+	go l.reader(ctx, rxErr)
+	l.scheduleHeartbeat()
+	close(l.started)
+	l.cfg.Log.WithField("address", l.cfg.Address).Info("LMA running")
+	for {
+		select {
+		case op := <-l.ops:
+			op()
+		case <-ctx.Done():
+			l.stopTimers()
+			return nil
+		case err := <-rxErr:
+			l.stopTimers()
+			if errors.Is(err, transport.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("lma: receive: %w", err)
+		}
+	}
+}
+
+func (l *LMA) stopTimers() {
+	if l.hbTimer != nil {
+		l.hbTimer.Stop()
+	}
+	for _, b := range l.byID {
+		if b.timer != nil {
+			b.timer.Stop()
+		}
+		if b.held != nil && b.held.timer != nil {
+			b.held.timer.Stop()
+		}
+	}
+	for _, r := range l.revokes {
+		if r.timer != nil {
+			r.timer.Stop()
+		}
+	}
+}
+
+// reader moves received packets onto the loop, a batch per operation.
+func (l *LMA) reader(ctx context.Context, errc chan<- error) {
+	const batch = 64
+	free := make(chan []transport.Packet, 4)
+	for i := 0; i < cap(free); i++ {
+		free <- make([]transport.Packet, batch)
+	}
+	for {
+		var ps []transport.Packet
+		select {
+		case ps = <-free:
+		case <-ctx.Done():
+			return
+		}
+		n, err := l.cfg.Transport.Receive(ps)
+		if err != nil {
+			errc <- err
+			return
+		}
+		got := ps[:n]
+		op := func() {
+			for i := range got {
+				l.handlePacket(got[i])
+			}
+			free <- ps
+		}
+		select {
+		case l.ops <- op:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// post runs f on the loop (used by timers); it is dropped once Run has
+// returned.
+func (l *LMA) post(f func()) {
+	select {
+	case l.ops <- f:
+	case <-l.done:
+	}
+}
+
+// call runs f on the loop and waits for it.
+func (l *LMA) call(ctx context.Context, f func()) error {
+	select {
+	case <-l.started:
+	case <-l.done:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	fin := make(chan struct{})
+	select {
+	case l.ops <- func() { f(); close(fin) }:
+	case <-l.done:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-fin:
+		return nil
+	case <-l.done:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// after schedules f on the loop after d.
+func (l *LMA) after(d time.Duration, f func()) clock.Timer {
+	return l.cfg.Clock.AfterFunc(d, func() { l.post(f) })
+}
+
+// send marshals m and sends it to dst.
+func (l *LMA) send(dst netip.Addr, m mh.Message) {
+	n := m.MarshalLen()
+	if cap(l.txbuf) < n {
+		l.txbuf = make([]byte, n)
+	}
+	b := l.txbuf[:n]
+	if err := m.MarshalTo(b); err != nil {
+		l.cfg.Log.WithError(err).WithField("type", m.MHType()).Error("cannot encode message")
+		l.counters.drop("encode error")
+		return
+	}
+	if err := l.cfg.Transport.Send(dst, b); err != nil {
+		l.cfg.Log.WithError(err).WithField("peer", dst).Warn("send failed")
+		l.counters.drop("send error")
+		return
+	}
+	l.counters.tx(m)
+}
+
+// handlePacket dispatches one received Mobility Header (RFC 6275 §9.2
+// checks first).
+func (l *LMA) handlePacket(p transport.Packet) {
+	l.processed++
+	if len(p.Data) < 3 {
+		l.counters.drop("short")
+		return
+	}
+	m, err := l.dec.Decode(p.Data)
+	if err != nil {
+		l.counters.drop("malformed")
+		l.cfg.Log.WithError(err).WithField("peer", p.Src).Debug("malformed Mobility Header dropped")
+		return
+	}
+	if err := mh.ValidateHeader(m); err != nil {
+		// RFC 6275 §9.2: drop; an ICMPv6 Parameter Problem SHOULD be
+		// sent (not done: the raw MH socket cannot send ICMPv6).
+		l.counters.drop("header check")
+		l.cfg.Log.WithError(err).WithField("peer", p.Src).Debug("Mobility Header dropped")
+		return
+	}
+	l.counters.rx(m)
+	switch x := m.(type) {
+	case *mh.BindingUpdate:
+		l.handlePBU(p.Src, p.Dst, x, p.Data, l.cfg.Clock.Now())
+	case *mh.Heartbeat:
+		l.handleHeartbeat(p.Src, x)
+	case *mh.BindingRevocationAck:
+		l.handleBRA(p.Src, x)
+	case *mh.BindingError:
+		l.handleBE(p.Src, x)
+	case *mh.BindingAck, *mh.BindingRevocationIndication:
+		l.counters.drop("unexpected " + m.MHType().String())
+	default:
+		// RFC 6275 §9.2: an MH Type the LMA does not process gets a
+		// Binding Error with status 2.
+		be := &mh.BindingError{Status: mh.BEStatusUnrecognizedMHType, HomeAddress: netip.IPv6Unspecified()}
+		l.send(p.Src, be)
+	}
+}
