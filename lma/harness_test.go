@@ -47,10 +47,10 @@ func defaultConfig() Config {
 		Address: lmaAddr,
 		Pools:   []netip.Prefix{pfx("2001:db8:100::/56")},
 		MNs: map[string]MNPolicy{
-			"mn1@example":     {},
-			"mn2@example":     {},
-			"static@example":  {Prefixes: []netip.Prefix{staticPfx}},
-			"noproxy@example": {ProxyDisabled: true},
+			"mn1@example":      {},
+			"mn2@example":      {},
+			"static@example":   {Prefixes: []netip.Prefix{staticPfx}},
+			"noproxy@example":  {ProxyDisabled: true},
 			"onlymag1@example": {MAGs: []netip.Addr{mag1}},
 		},
 		TimestampBasedApproachInUse: true,
@@ -268,15 +268,15 @@ func tsAt(t time.Time) *mh.Timestamp { return &mh.Timestamp{Value: mh.TimestampV
 
 func (h *harness) ts() *mh.Timestamp { return tsAt(h.clk.Now()) }
 
-func nai(s string) *mh.MNIdentifier          { return mh.NewNAI(s) }
-func zeroHNP() *mh.HomeNetworkPrefix          { return &mh.HomeNetworkPrefix{Prefix: netip.IPv6Unspecified()} }
+func nai(s string) *mh.MNIdentifier            { return mh.NewNAI(s) }
+func zeroHNP() *mh.HomeNetworkPrefix           { return &mh.HomeNetworkPrefix{Prefix: netip.IPv6Unspecified()} }
 func hnp(p netip.Prefix) *mh.HomeNetworkPrefix { return mh.NewHNP(p) }
 func hi(v mh.HandoffIndicatorValue) *mh.HandoffIndicator {
 	return &mh.HandoffIndicator{Value: v}
 }
-func att(v mh.ATT) *mh.AccessTechnologyType  { return &mh.AccessTechnologyType{Value: v} }
-func llid(b ...byte) *mh.MNLinkLayerID        { return &mh.MNLinkLayerID{LinkLayerID: b} }
-func lla(a string) *mh.LinkLocalAddress       { return &mh.LinkLocalAddress{Address: netip.MustParseAddr(a)} }
+func att(v mh.ATT) *mh.AccessTechnologyType { return &mh.AccessTechnologyType{Value: v} }
+func llid(b ...byte) *mh.MNLinkLayerID      { return &mh.MNLinkLayerID{LinkLayerID: b} }
+func lla(a string) *mh.LinkLocalAddress     { return &mh.LinkLocalAddress{Address: netip.MustParseAddr(a)} }
 
 // pbu returns a PBU (A and P set) with the given options.
 func pbu(seq, lifetime uint16, opts ...mh.Option) *mh.BindingUpdate {

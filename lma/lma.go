@@ -70,12 +70,12 @@ type bce struct {
 	created   time.Time
 	state     BCEState
 
-	gen      uint64 // bumped on every change of timers, so stale timer ops do nothing
-	timer    clock.Timer
-	held     *heldPBU
-	revoke   *revocation
-	removed  bool
-	routed   bool // prefix routes installed
+	gen     uint64 // bumped on every change of timers, so stale timer ops do nothing
+	timer   clock.Timer
+	held    *heldPBU
+	revoke  *revocation
+	removed bool
+	routed  bool // prefix routes installed
 }
 
 // heldPBU is a PBU with HI=4 waiting for the previous MAG's

@@ -9,15 +9,15 @@ import (
 
 // revocation is a BRI in flight (RFC 5846 §8.1).
 type revocation struct {
-	seq     uint16
-	b       *bce
-	bri     *mh.BindingRevocationIndication
-	dst     netip.Addr
-	tries   int
-	timeout time.Duration
-	timer   interface{ Stop() bool }
-	result  chan RevokeResult
-	status  mh.BRStatus
+	seq      uint16
+	b        *bce
+	bri      *mh.BindingRevocationIndication
+	dst      netip.Addr
+	tries    int
+	timeout  time.Duration
+	timer    interface{ Stop() bool }
+	result   chan RevokeResult
+	status   mh.BRStatus
 	acked    bool
 	timedOut bool
 	done     bool

@@ -88,19 +88,19 @@ func TestPBUStatus(t *testing.T) {
 			},
 			status: 160, seq: 4, opts: []string{zeroH, "MNID empty", hi1, att4, ts0}},
 		{name: "154 MAG not listed",
-			cfg:  func(c *Config) { c.MAGs = map[netip.Addr]MAGPolicy{mag2: {}} },
+			cfg: func(c *Config) { c.MAGs = map[netip.Addr]MAGPolicy{mag2: {}} },
 			bu: func(h *harness) *mh.BindingUpdate {
 				return pbu(5, 100, zeroHNP(), nai("mn1@example"), hi(1), att(4), h.ts())
 			},
 			status: 154, seq: 5, opts: []string{zeroH, mnid1, hi1, att4, ts0}},
 		{name: "154 before 153: unknown MN from an unlisted MAG",
-			cfg:  func(c *Config) { c.MAGs = map[netip.Addr]MAGPolicy{mag2: {}} },
+			cfg: func(c *Config) { c.MAGs = map[netip.Addr]MAGPolicy{mag2: {}} },
 			bu: func(h *harness) *mh.BindingUpdate {
 				return pbu(5, 100, zeroHNP(), nai("who@example"), hi(1), att(4), h.ts())
 			},
 			status: 154, seq: 5, opts: []string{zeroH, "MNID 1 who@example", hi1, att4, ts0}},
 		{name: "154 MAG not authorised for this MN",
-			cfg:  func(c *Config) { c.MAGs = map[netip.Addr]MAGPolicy{mag1: {MNs: []string{"mn2@example"}}} },
+			cfg: func(c *Config) { c.MAGs = map[netip.Addr]MAGPolicy{mag1: {MNs: []string{"mn2@example"}}} },
 			bu: func(h *harness) *mh.BindingUpdate {
 				return pbu(5, 100, zeroHNP(), nai("mn1@example"), hi(1), att(4), h.ts())
 			},
@@ -217,7 +217,9 @@ func TestPBUStatus(t *testing.T) {
 			},
 			status: 155, seq: 14, opts: []string{hnpStr(pool1), mnid1, hi1, att4, ts0}},
 		{name: "155 static prefix outside the MAG's prefixes",
-			cfg:  func(c *Config) { c.MAGs = map[netip.Addr]MAGPolicy{mag1: {Prefixes: []netip.Prefix{pfx("2001:db8:300::/48")}}} },
+			cfg: func(c *Config) {
+				c.MAGs = map[netip.Addr]MAGPolicy{mag1: {Prefixes: []netip.Prefix{pfx("2001:db8:300::/48")}}}
+			},
 			bu: func(h *harness) *mh.BindingUpdate {
 				return pbu(14, 100, hnp(staticPfx), nai("static@example"), hi(1), att(4), h.ts())
 			},
