@@ -15,19 +15,18 @@ const Redacted = "<redacted>"
 
 // Key is secret key material. It never shows its bytes: fmt (every verb,
 // including %v, %+v, %#v, %x and %s), encoding/json, encoding.TextMarshaler
-// and log/slog all give Redacted. The bytes sit behind a pointer, so even
-// a struct that holds a Key in an unexported field, printed by reflection,
-// shows an address rather than the key.
+// and log/slog all give Redacted. The bytes are held by a closure, which
+// reflection cannot look into, so even a struct that holds a Key in an
+// unexported field (where fmt cannot call Format) prints a function
+// address rather than the key.
 type Key struct {
-	m *keyMaterial
+	get func() []byte
 }
 
-type keyMaterial struct{ b []byte }
+func keyOf(b []byte) Key { return Key{get: func() []byte { return b }} }
 
 // NewKey copies b into a Key.
-func NewKey(b []byte) Key {
-	return Key{m: &keyMaterial{b: bytes.Clone(b)}}
-}
+func NewKey(b []byte) Key { return keyOf(bytes.Clone(b)) }
 
 // ParseHexKey parses hex key material: optional "0x" prefix, whitespace
 // and ':' separators are ignored. Errors never quote the input.
@@ -54,7 +53,7 @@ func ParseHexKey(s string) (Key, error) {
 		return Key{}, fmt.Errorf("not hexadecimal")
 	}
 	clear(clean)
-	return Key{m: &keyMaterial{b: b}}, nil
+	return keyOf(b), nil
 }
 
 // LoadKeyFile reads hex key material from path. It refuses a file that is
@@ -90,22 +89,17 @@ func LoadKeyFile(path string) (Key, error) {
 }
 
 // Len is the key length in octets.
-func (k Key) Len() int {
-	if k.m == nil {
-		return 0
-	}
-	return len(k.m.b)
-}
+func (k Key) Len() int { return len(k.bytes()) }
 
 // IsZero reports whether k holds no material.
 func (k Key) IsZero() bool { return k.Len() == 0 }
 
 // bytes returns the material (not a copy): for this package's ciphers only.
 func (k Key) bytes() []byte {
-	if k.m == nil {
+	if k.get == nil {
 		return nil
 	}
-	return k.m.b
+	return k.get()
 }
 
 // Equal reports whether k and o hold the same material.
