@@ -43,17 +43,17 @@ func TestKeyRedacted(t *testing.T) {
 	}
 	params := SAParams{Name: "p", EncryptionKey: k, IntegrityKey: k}
 	values := map[string]any{
-		"Key":               k,
-		"*Key":              &k,
-		"struct{K Key}":     exported{"x", k},
-		"*struct{K Key}":    &exported{"x", k},
-		"struct{k Key}":     unexported{"x", k},
-		"SAParams":          params,
-		"*SA":               sa,
-		"[]Key":             []Key{k, k},
-		"map[string]Key":    map[string]Key{"a": k},
-		"struct{*SA}":       struct{ S *SA }{sa},
-		"unexported *SA":    struct{ s *SA }{sa},
+		"Key":                k,
+		"*Key":               &k,
+		"struct{K Key}":      exported{"x", k},
+		"*struct{K Key}":     &exported{"x", k},
+		"struct{k Key}":      unexported{"x", k},
+		"SAParams":           params,
+		"*SA":                sa,
+		"[]Key":              []Key{k, k},
+		"map[string]Key":     map[string]Key{"a": k},
+		"struct{*SA}":        struct{ S *SA }{sa},
+		"unexported *SA":     struct{ s *SA }{sa},
 		"struct{p SAParams}": struct{ p SAParams }{params},
 	}
 	for name, v := range values {
