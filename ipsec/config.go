@@ -162,7 +162,7 @@ func parseDirection(s string) (Direction, error) {
 
 // Validate checks the configuration without reading key files; every
 // error is a *FieldError naming the field (joined with errors.Join).
-func (c *Config) Validate() error {
+func (c Config) Validate() error {
 	var errs fieldErrs
 	if c.DefaultAction != "" {
 		if _, err := ParseAction(c.DefaultAction); err != nil {
