@@ -554,3 +554,23 @@ func TestHMACCoverage(t *testing.T) {
 		t.Error("ICV is not HMAC-SHA-256-128 over SPI..ciphertext")
 	}
 }
+
+func BenchmarkSealOpen(b *testing.B) {
+	msg := pbu(b, 1)
+	for _, s := range suites {
+		b.Run(s.name, func(b *testing.B) {
+			out, in := s.pair(b, func(p *SAParams) { p.DisableAntiReplay = true })
+			b.ReportAllocs()
+			b.SetBytes(int64(len(msg)))
+			for b.Loop() {
+				pkt, err := Seal(out, msg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := Open(in, pkt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
