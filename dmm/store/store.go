@@ -32,8 +32,6 @@ var (
 	// ErrCompacted: a watch asked for a revision the store no longer keeps
 	// the history of (or a watcher fell behind past it).
 	ErrCompacted = errors.New("store: revision compacted")
-	// ErrFutureRevision: a watch asked to start after the next revision.
-	ErrFutureRevision = errors.New("store: revision not reached yet")
 	// ErrInvalid: an invalid argument (empty key, non-positive TTL, expiry
 	// time not in the future, ...).
 	ErrInvalid = errors.New("store: invalid argument")
