@@ -54,11 +54,9 @@ func Listen() (*Conn, error) {
 // Solicitations reach the socket even where forwarding (which joins it)
 // is off. Joining twice is not an error.
 func (c *Conn) JoinAllRouters(ifindex int) error {
-	ifi, err := net.InterfaceByIndex(ifindex)
-	if err != nil {
-		return err
-	}
-	err = c.pc.JoinGroup(ifi, &net.IPAddr{IP: net.ParseIP("ff02::2")})
+	// Only the index is used for IPv6 (IPV6_JOIN_GROUP), so this works
+	// from any thread whatever its namespace.
+	err := c.pc.JoinGroup(&net.Interface{Index: ifindex}, &net.IPAddr{IP: net.ParseIP("ff02::2")})
 	if err != nil && errors.Is(err, errAddrInUse) {
 		return nil
 	}

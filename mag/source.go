@@ -1,0 +1,225 @@
+package mag
+
+import (
+	"net/netip"
+	"sync"
+
+	"github.com/sirupsen/logrus"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/pmipdmm/pmipdmm/internal/ndp"
+)
+
+// FakeLinks is a LinkSource driven by the test: Emit delivers an event
+// and returns once the MAG has processed it.
+type FakeLinks struct {
+	mu      sync.Mutex
+	handle  func(LinkEvent)
+	Initial []LinkEvent // delivered by Start
+}
+
+// Start records handle and delivers Initial.
+func (f *FakeLinks) Start(handle func(LinkEvent)) error {
+	f.mu.Lock()
+	f.handle = handle
+	f.mu.Unlock()
+	for _, ev := range f.Initial {
+		handle(ev)
+	}
+	return nil
+}
+
+// Emit delivers ev.
+func (f *FakeLinks) Emit(ev LinkEvent) {
+	f.mu.Lock()
+	h := f.handle
+	f.mu.Unlock()
+	if h != nil {
+		h(ev)
+	}
+}
+
+func (f *FakeLinks) Close() error { return nil }
+
+// NetlinkLinks is the LinkSource of a network namespace: link and
+// neighbor notifications (vishvananda/netlink LinkSubscribe and
+// NeighSubscribe) on the access interfaces, and the Router Solicitations
+// read from an ndp.Interface. An access interface that appears configures
+// itself as an RFC 6543 access link (ndp.ConfigureAccess); one that
+// appears after Start is reported as moved in.
+type NetlinkLinks struct {
+	ns     netns.NsHandle
+	ifaces map[string]bool
+	nd     ndp.Interface
+	log    *logrus.Entry
+	h      *netlink.Handle
+	done   chan struct{}
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// NewNetlinkLinks watches the access interfaces ifnames in namespace ns
+// (netns.None(): the calling thread's). nd, if not nil, is read for
+// Router Solicitations (and is not closed by Close).
+func NewNetlinkLinks(ns netns.NsHandle, ifnames []string, nd ndp.Interface, log *logrus.Entry) (*NetlinkLinks, error) {
+	if log == nil {
+		log = logrus.NewEntry(logrus.StandardLogger())
+	}
+	var h *netlink.Handle
+	var err error
+	if ns.IsOpen() {
+		h, err = netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	} else {
+		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
+		if ns, err = netns.Get(); err != nil {
+			return nil, err
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	s := &NetlinkLinks{ns: ns, ifaces: map[string]bool{}, nd: nd, h: h, done: make(chan struct{}),
+		log: log.WithField("component", "mag-links")}
+	for _, n := range ifnames {
+		s.ifaces[n] = true
+	}
+	return s, nil
+}
+
+type nlLink struct {
+	index int
+	up    bool
+	moved bool
+}
+
+// Start subscribes and delivers events to handle from one goroutine.
+func (s *NetlinkLinks) Start(handle func(LinkEvent)) error {
+	existing := map[string]bool{}
+	links, err := s.h.LinkList()
+	if err != nil {
+		return err
+	}
+	for _, l := range links {
+		existing[l.Attrs().Name] = true
+	}
+	lch := make(chan netlink.LinkUpdate, 64)
+	nch := make(chan netlink.NeighUpdate, 64)
+	errCB := func(err error) { s.log.WithError(err).Warn("netlink subscription") }
+	if err := netlink.LinkSubscribeWithOptions(lch, s.done, netlink.LinkSubscribeOptions{
+		Namespace: &s.ns, ListExisting: true, ErrorCallback: errCB}); err != nil {
+		return err
+	}
+	if err := netlink.NeighSubscribeWithOptions(nch, s.done, netlink.NeighSubscribeOptions{
+		Namespace: &s.ns, ListExisting: true, ErrorCallback: errCB}); err != nil {
+		return err
+	}
+	rch := make(chan ndp.Solicitation, 16)
+	if s.nd != nil {
+		// Ends when nd is closed by its owner (not waited for by Close).
+		go func() {
+			for {
+				sol, err := s.nd.ReadRS()
+				if err != nil {
+					return
+				}
+				select {
+				case rch <- sol:
+				case <-s.done:
+					return
+				}
+			}
+		}()
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		byName := map[string]*nlLink{}
+		byIndex := map[int]string{}
+		for {
+			select {
+			case <-s.done:
+				return
+			case u, ok := <-lch:
+				if !ok {
+					return
+				}
+				s.linkUpdate(u, byName, byIndex, existing, handle)
+			case u, ok := <-nch:
+				if !ok {
+					return
+				}
+				name := byIndex[u.LinkIndex]
+				if name == "" || u.Type != unix.RTM_NEWNEIGH || len(u.HardwareAddr) == 0 || u.IP.To4() != nil {
+					continue
+				}
+				if u.State&(netlink.NUD_REACHABLE|netlink.NUD_STALE|netlink.NUD_DELAY|netlink.NUD_PROBE) == 0 {
+					continue
+				}
+				a, _ := netip.AddrFromSlice(u.IP)
+				handle(LinkEvent{Kind: Neighbor, Ifname: name, Ifindex: u.LinkIndex, MAC: u.HardwareAddr, Addr: a})
+			case sol := <-rch:
+				name := byIndex[sol.IfIndex]
+				if name == "" {
+					continue
+				}
+				handle(LinkEvent{Kind: RouterSolicitation, Ifname: name, Ifindex: sol.IfIndex, MAC: sol.MAC, Addr: sol.Src})
+			}
+		}
+	}()
+	return nil
+}
+
+func (s *NetlinkLinks) linkUpdate(u netlink.LinkUpdate, byName map[string]*nlLink, byIndex map[int]string,
+	existing map[string]bool, handle func(LinkEvent)) {
+	name := u.Attrs().Name
+	if !s.ifaces[name] {
+		return
+	}
+	idx := int(u.Index)
+	st := byName[name]
+	if u.Header.Type == unix.RTM_DELLINK {
+		if st != nil {
+			delete(byName, name)
+			delete(byIndex, st.index)
+			handle(LinkEvent{Kind: LinkRemoved, Ifname: name, Ifindex: st.index})
+		}
+		return
+	}
+	if st == nil || st.index != idx {
+		st = &nlLink{index: idx, moved: !existing[name]}
+		existing[name] = false // from now on, a re-appearance is a move
+		byName[name] = st
+		byIndex[idx] = name
+		if err := ndp.ConfigureAccess(s.h, name); err != nil {
+			s.log.WithError(err).WithField("interface", name).Error("configuring the access link")
+		}
+		if c, ok := s.nd.(*ndp.Conn); ok {
+			if err := c.JoinAllRouters(idx); err != nil {
+				s.log.WithError(err).WithField("interface", name).Warn("joining ff02::2")
+			}
+		}
+	}
+	carrier := u.Flags&unix.IFF_UP != 0 && u.Flags&unix.IFF_LOWER_UP != 0
+	switch {
+	case carrier && !st.up:
+		st.up = true
+		moved := st.moved
+		st.moved = false
+		handle(LinkEvent{Kind: LinkUp, Ifname: name, Ifindex: idx, Moved: moved})
+	case !carrier && st.up:
+		st.up = false
+		handle(LinkEvent{Kind: LinkDown, Ifname: name, Ifindex: idx})
+	}
+}
+
+// Close stops the subscriptions.
+func (s *NetlinkLinks) Close() error {
+	s.once.Do(func() {
+		close(s.done)
+		s.h.Close()
+	})
+	s.wg.Wait()
+	return nil
+}
