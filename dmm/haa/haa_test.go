@@ -364,3 +364,21 @@ func TestStatusFor(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkAllocate(b *testing.B) {
+	clk := clock.NewFake(t0)
+	st := store.NewMemory(store.WithClock(clk))
+	defer st.Close()
+	h, err := New(st, clk, Config{Pools: []PoolConfig{{MR: mr12, Prefix: pfx("2001:db8::/32")}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := h.Allocate(ctx, fmt.Sprintf("mn%d", i), mr12, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "allocations/s")
+}
