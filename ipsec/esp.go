@@ -51,8 +51,23 @@ func sealSeq(dst []byte, sa *SA, seq uint32, nextHeader uint8, payload []byte) (
 	be.PutUint32(pkt[0:], sa.p.SPI)
 	be.PutUint32(pkt[4:], seq)
 	iv := pkt[espHeaderLen : espHeaderLen+ivLen]
-	if _, err := randRead(iv); err != nil {
-		return dst[:start], fmt.Errorf("ipsec: IV: %v", err)
+	switch {
+	case ivLen == 0:
+	case sa.testIV != nil:
+		copy(iv, sa.testIV)
+	case sa.aead != nil:
+		// RFC 4106 §3.1: the IV must never repeat under one key. A
+		// per-SA random prefix and the sequence number, which never wraps
+		// on an SA, are unique within the SA; the prefix keeps a manually
+		// keyed SA that restarts at sequence number 1 (daemon restart)
+		// from repeating the IVs of its previous life.
+		copy(iv, sa.ivPrefix[:])
+		be.PutUint32(iv[4:], seq)
+	default:
+		// RFC 3602 §2.1: CBC needs an unpredictable IV.
+		if _, err := randRead(iv); err != nil {
+			return dst[:start], fmt.Errorf("ipsec: IV: %v", err)
+		}
 	}
 	body := pkt[espHeaderLen+ivLen : espHeaderLen+ivLen+encLen]
 	copy(body, payload)

@@ -128,6 +128,38 @@ func TestIVsDiffer(t *testing.T) {
 	}
 }
 
+// AES-GCM IVs are a per-SA random prefix and the sequence number: unique
+// on the SA, and different for a second SA on the same key (a restarted
+// daemon with manual keys starts again at sequence number 1).
+func TestGCMIVConstruction(t *testing.T) {
+	first, _ := suites[0].pair(t, nil)
+	again, _ := suites[0].pair(t, nil)
+	var ivs [][]byte
+	for _, sa := range []*SA{first, again} {
+		for seq := uint32(1); seq <= 3; seq++ {
+			pkt, err := Seal(sa, []byte("pbu."))
+			if err != nil {
+				t.Fatal(err)
+			}
+			iv := pkt[8:16]
+			if be.Uint32(iv[4:]) != seq || !bytes.Equal(iv[:4], sa.ivPrefix[:]) {
+				t.Errorf("IV %x for sequence number %d, prefix %x", iv, seq, sa.ivPrefix)
+			}
+			ivs = append(ivs, bytes.Clone(iv))
+		}
+	}
+	if bytes.Equal(first.ivPrefix[:], again.ivPrefix[:]) {
+		t.Error("two SAs drew the same IV prefix")
+	}
+	for i := range ivs {
+		for j := i + 1; j < len(ivs); j++ {
+			if bytes.Equal(ivs[i], ivs[j]) {
+				t.Errorf("IV %x repeats", ivs[i])
+			}
+		}
+	}
+}
+
 // Flipping any bit of any octet must make Open fail: the SPI octets with
 // ErrUnknownSPI, every other octet with ErrICV. Failures must not move the
 // window: the original still opens afterwards.

@@ -8,15 +8,6 @@ import (
 // FuzzOpen: Open and Enforce never panic or read out of range, whatever
 // arrives; nothing but a packet sealed with the right key is accepted.
 func FuzzOpen(f *testing.F) {
-	sad := NewSAD(nil)
-	var outs []*SA
-	for i, s := range suites {
-		out, in := s.pair(f, func(p *SAParams) { p.SPI = 0x1000 + uint32(i); p.Name = s.name + p.Direction.String() })
-		if err := sad.Add(in); err != nil {
-			f.Fatal(err)
-		}
-		outs = append(outs, out)
-	}
 	// Deterministic IVs: the fuzzing workers rebuild the seeds and must
 	// get the same bytes as the coordinator.
 	old := randRead
@@ -29,6 +20,15 @@ func FuzzOpen(f *testing.F) {
 		return len(b), nil
 	}
 	defer func() { randRead = old }()
+	sad := NewSAD(nil)
+	var outs []*SA
+	for i, s := range suites {
+		out, in := s.pair(f, func(p *SAParams) { p.SPI = 0x1000 + uint32(i); p.Name = s.name + p.Direction.String() })
+		if err := sad.Add(in); err != nil {
+			f.Fatal(err)
+		}
+		outs = append(outs, out)
+	}
 	genuine := map[string]bool{}
 	for _, out := range outs {
 		p, err := Seal(out, pbu(f, 1))

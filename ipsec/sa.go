@@ -133,6 +133,9 @@ type SA struct {
 	block cipher.Block
 	aead  cipher.AEAD
 	salt  [gcmSaltLen]byte
+	// ivPrefix is the random first half of every AES-GCM IV of this SA.
+	ivPrefix [4]byte
+	testIV   []byte // tests only: the IV of every packet
 
 	mu        sync.Mutex
 	now       func() time.Time
@@ -172,6 +175,9 @@ func NewSA(p SAParams) (*SA, error) {
 	}
 	p.Selector.MHTypes = slices.Clone(p.Selector.MHTypes)
 	sa := &SA{p: p, icv: icvLen(p.Encryption, p.Integrity), block: block, aead: aead, salt: salt, now: time.Now}
+	if _, err := randRead(sa.ivPrefix[:]); err != nil {
+		return nil, fmt.Errorf("SA %q: IV prefix: %v", p.Name, err)
+	}
 	if p.Direction == Inbound {
 		sa.win = newReplayWindow(p.ReplayWindow)
 	}
