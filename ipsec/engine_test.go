@@ -172,7 +172,7 @@ func TestEnforceDrops(t *testing.T) {
 		}
 		return esp
 	}
-	other := netip.MustParseAddr("2001:db8:1::99") // in the LMA's /64, not the SA's peer? (it is: the SA takes the /64)
+	other := netip.MustParseAddr("2001:db8:1::99") // inside lma-in's remote /64, but not the address the checksum was computed for
 	stranger := netip.MustParseAddr("2001:db8:9::1")
 
 	replayed := seal(pbu(t, 1))

@@ -11,7 +11,7 @@ import (
 
 var be = binary.BigEndian
 
-// randRead fills IVs; tests replace it to reproduce a packet.
+// randRead gives AES-CBC IVs and AES-GCM IV prefixes; the fuzz test makes it deterministic.
 var randRead = rand.Read
 
 // Seal protects payload, a Mobility Header (next header 135), with the
