@@ -48,7 +48,7 @@ func Parse(yaml []byte) (*Config, error) {
 	}
 	if verr := c.Validate(); verr != nil {
 		for _, p := range verr.(*Error).Problems {
-			if !bad[p.Key] {
+			if !underBad(p.Key, bad) {
 				ps = append(ps, p)
 			}
 		}
@@ -57,6 +57,21 @@ func Parse(yaml []byte) (*Config, error) {
 		return nil, &Error{Problems: ps}
 	}
 	return c, nil
+}
+
+// underBad reports whether key or one of its parents failed to decode (a
+// validation problem there is a consequence of the decoding problem).
+func underBad(key string, bad map[string]bool) bool {
+	for {
+		if bad[key] {
+			return true
+		}
+		i := strings.LastIndexAny(key, ".[")
+		if i <= 0 {
+			return false
+		}
+		key = key[:i]
+	}
 }
 
 // Decode decodes YAML strictly and applies defaults, without validating.
