@@ -106,7 +106,13 @@ func (s *NetlinkLinks) Start(handle func(LinkEvent)) error {
 	}
 	lch := make(chan netlink.LinkUpdate, 64)
 	nch := make(chan netlink.NeighUpdate, 64)
-	errCB := func(err error) { s.log.WithError(err).Warn("netlink subscription") }
+	errCB := func(err error) {
+		select {
+		case <-s.done: // closing
+		default:
+			s.log.WithError(err).Warn("netlink subscription")
+		}
+	}
 	if err := netlink.LinkSubscribeWithOptions(lch, s.done, netlink.LinkSubscribeOptions{
 		Namespace: &s.ns, ListExisting: true, ErrorCallback: errCB}); err != nil {
 		return err
