@@ -181,7 +181,9 @@ func (c *HAAClient) pbu(mnID string, life time.Duration, hi mh.HandoffIndicatorV
 	return bu
 }
 
-func allZeroHNP() *mh.HomeNetworkPrefix { return &mh.HomeNetworkPrefix{Prefix: netip.IPv6Unspecified()} }
+func allZeroHNP() *mh.HomeNetworkPrefix {
+	return &mh.HomeNetworkPrefix{Prefix: netip.IPv6Unspecified()}
+}
 
 // Allocate asks the HAA for a prefix anchored at this MR (draft §4.1): a
 // PBU (A, P, D) with the MN-ID, one ALL_ZERO HNP, HI 1 and ATT. The
