@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/vishvananda/netns"
+
+	"github.com/pmipdmm/pmipdmm/internal/config"
+	"github.com/pmipdmm/pmipdmm/internal/dataplane"
+	"github.com/pmipdmm/pmipdmm/internal/ndp"
+	"github.com/pmipdmm/pmipdmm/internal/transport"
+	"github.com/pmipdmm/pmipdmm/lma"
+	"github.com/pmipdmm/pmipdmm/mag"
+)
+
+// daemon is one running pmipd: the transport, the data plane and the
+// roles of one configuration.
+type daemon struct {
+	logger *logrus.Logger
+	log    *logrus.Entry // component "pmipd"
+
+	mu  sync.Mutex // guards cfg
+	cfg *config.Config
+
+	dp           dataplane.Driver
+	driverReason string
+	tr           transport.Transport
+	started      time.Time
+	restarts     uint32
+
+	lma      *lma.LMA
+	lmaStop  context.CancelFunc
+	lmaDone  chan error
+	mag      *mag.MAG
+	nd       *ndp.Conn
+	links    *mag.NetlinkLinks
+	mgmt     *mgmtServer
+	stopOnce sync.Once
+}
+
+// newLogger returns the daemon's one logger: text to stderr, the level of
+// node.log_level, every entry tagged with the node name.
+func newLogger(c *config.Config) (*logrus.Logger, *logrus.Entry) {
+	l := logrus.New()
+	l.Out = os.Stderr
+	l.Formatter = &logrus.TextFormatter{FullTimestamp: true, TimestampFormat: "15:04:05.000000", DisableColors: true}
+	l.SetLevel(c.Node.LogLevel)
+	return l, l.WithField("node", c.Node.Name)
+}
+
+// transportOpener and driverOpener are replaced by tests.
+var (
+	openTransport = func(c *config.Config) (transport.Transport, error) {
+		return transport.ListenRaw(c.Transport.Address, transport.RawOptions{})
+	}
+	openDriver = func(name string) (dataplane.Driver, string, error) { return dataplane.New(name) }
+)
+
+// start brings the daemon up: restart counter, data plane (chosen and
+// reconciled), transport, roles, management socket. On error what was
+// started is stopped again.
+func start(cfg *config.Config, logger *logrus.Logger, base *logrus.Entry) (_ *daemon, err error) {
+	d := &daemon{logger: logger, log: base.WithField("component", "pmipd"), cfg: cfg, started: time.Now()}
+	defer func() {
+		if err != nil {
+			d.stop()
+		}
+	}()
+	if cfg.Has(config.RoleLMA) && cfg.Has(config.RoleMAG) {
+		return nil, errors.New("roles: lma and mag in one process are not supported (they would share one MH socket): run one pmipd per role")
+	}
+	d.restarts = d.bumpRestartCounter(cfg.Node.StateDir)
+
+	dp, reason, err := openDriver(string(cfg.Dataplane.Driver))
+	if err != nil {
+		return nil, fmt.Errorf("dataplane.driver: %w", err)
+	}
+	d.dp, d.driverReason = dp, reason
+	d.log.WithField("driver", dp.Name()).WithField("reason", reason).Info("data plane selected")
+	// Nothing is persisted yet: the wanted state at start is empty, so
+	// whatever a previous run left tagged in the kernel goes.
+	added, removed, err := dataplane.Reconcile(dp, nil)
+	if err != nil {
+		return nil, fmt.Errorf("data plane reconcile: %w", err)
+	}
+	d.log.WithField("added", added).WithField("removed", removed).Info("data plane reconciled with the (empty) wanted state")
+
+	tr, err := openTransport(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("transport.address: %w", err)
+	}
+	d.tr = tr
+	d.log.WithField("address", tr.LocalAddr()).Info("Mobility Header socket open")
+
+	switch {
+	case cfg.Has(config.RoleLMA):
+		if err := d.startLMA(base); err != nil {
+			return nil, err
+		}
+	case cfg.Has(config.RoleMAG):
+		if err := d.startMAG(base); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Management.Socket != "" {
+		m, err := startMgmt(d, cfg.Management.Socket)
+		if err != nil {
+			return nil, fmt.Errorf("management.socket: %w", err)
+		}
+		d.mgmt = m
+		d.log.WithField("socket", cfg.Management.Socket).Info("management API listening")
+	}
+	if cfg.Metrics.Listen != "" {
+		d.log.WithField("listen", cfg.Metrics.Listen).Debug("metrics.listen: the Prometheus endpoint is not implemented yet")
+	}
+	return d, nil
+}
+
+// bumpRestartCounter reads, increments and writes back the RFC 5847
+// restart counter kept in the state directory. A state directory that
+// cannot be written is logged and the counter starts from 0.
+func (d *daemon) bumpRestartCounter(dir string) uint32 {
+	path := filepath.Join(dir, "restart-counter")
+	var n uint64
+	if b, err := os.ReadFile(path); err == nil {
+		n, _ = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+		n++
+	}
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		err = os.WriteFile(path, []byte(strconv.FormatUint(n, 10)+"\n"), 0o644)
+		if err != nil {
+			d.log.WithError(err).Warn("node.state_dir: cannot persist the restart counter")
+		}
+	} else {
+		d.log.WithError(err).Warn("node.state_dir: cannot create the state directory; restart counter not persisted")
+	}
+	d.log.WithField("restart_counter", n).Debug("restart counter")
+	return uint32(n)
+}
+
+func (d *daemon) startLMA(base *logrus.Entry) error {
+	lc, err := lmaConfig(d.cfg)
+	if err != nil {
+		return err
+	}
+	lc.Transport, lc.DataPlane, lc.Log, lc.RestartCounter = d.tr, d.dp, base, d.restarts
+	l, err := lma.New(lc)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.lma, d.lmaStop, d.lmaDone = l, cancel, make(chan error, 1)
+	go func() { d.lmaDone <- l.Run(ctx) }()
+	// Run sets the data plane up before it serves: wait for it (or its
+	// failure) so that a broken setup fails the start.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		select {
+		case err := <-d.lmaDone:
+			d.lmaDone <- err
+			if err == nil {
+				err = errors.New("stopped at once")
+			}
+			return fmt.Errorf("lma: %w", err)
+		default:
+		}
+		if _, err := l.Counters(context.Background()); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("lma: did not start within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (d *daemon) startMAG(base *logrus.Entry) error {
+	mc, err := magConfig(d.cfg, func(key, reason string) {
+		d.log.WithField("key", key).Warn(reason)
+	})
+	if err != nil {
+		return err
+	}
+	mc.RestartCounter = d.restarts
+	nd, err := ndp.Listen()
+	if err != nil {
+		return err
+	}
+	d.nd = nd
+	var names []string
+	for _, it := range mc.Interfaces {
+		names = append(names, it.Name)
+	}
+	links, err := mag.NewNetlinkLinks(netns.None(), names, nd, base)
+	if err != nil {
+		return fmt.Errorf("mag: link events: %w", err)
+	}
+	d.links = links
+	m, err := mag.New(mc, mag.Deps{Transport: d.tr, DataPlane: d.dp, Log: base, NDP: nd, Links: links})
+	if err != nil {
+		return err
+	}
+	if err := m.Start(); err != nil {
+		return err
+	}
+	d.mag = m
+	return nil
+}
+
+// config returns the running configuration.
+func (d *daemon) config() *config.Config {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg
+}
+
+// apply is the reload callback: it applies what the roles can change live
+// and refuses what they cannot check (the Reloader keeps the running
+// configuration on an error).
+func (d *daemon) apply(old, next *config.Config, ch config.Changes) error {
+	if next.Has(config.RoleLMA) != old.Has(config.RoleLMA) || next.Has(config.RoleMAG) != old.Has(config.RoleMAG) {
+		return errors.New("roles changed: restart pmipd to change its roles")
+	}
+	if d.lma != nil {
+		lc, err := lmaConfig(next)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := d.lma.Reconfigure(ctx, lc); err != nil {
+			return err
+		}
+	}
+	if d.mag != nil && (len(ch.ProfilesAdded)+len(ch.ProfilesRemoved)+len(ch.ProfilesChanged)+
+		len(ch.AccessAdded)+len(ch.AccessRemoved)+len(ch.AccessChanged) > 0 || len(ch.Timers) > 0) {
+		d.log.WithField("changes", ch.String()).Warn("MAG profiles, access links and timers are applied at the next restart")
+	}
+	if next.Node.LogLevel != old.Node.LogLevel {
+		d.logger.SetLevel(next.Node.LogLevel)
+	}
+	d.mu.Lock()
+	d.cfg = next
+	d.mu.Unlock()
+	return nil
+}
+
+// stop stops the roles (the MAG de-registers its MNs), closes the
+// transport and flushes the data plane so that nothing is left in the
+// kernel. It is idempotent.
+func (d *daemon) stop() {
+	d.stopOnce.Do(func() {
+		if d.mgmt != nil {
+			d.mgmt.close()
+		}
+		if d.mag != nil {
+			d.mag.Stop() // closes the transport and the link source
+		}
+		if d.lma != nil {
+			d.lmaStop()
+			if d.tr != nil {
+				d.tr.Close()
+			}
+			if err := <-d.lmaDone; err != nil {
+				d.log.WithError(err).Error("LMA stopped with an error")
+			}
+		}
+		if d.tr != nil {
+			d.tr.Close()
+		}
+		if d.links != nil && d.mag == nil {
+			d.links.Close()
+		}
+		if d.nd != nil {
+			d.nd.Close()
+		}
+		if d.dp != nil {
+			if err := d.dp.Flush(); err != nil {
+				d.log.WithError(err).Error("data plane flush")
+			} else {
+				d.log.Info("data plane flushed")
+			}
+		}
+	})
+}
