@@ -575,6 +575,7 @@ func (p *Punt) inputLocked(b []byte) {
 	}
 	if dst.IsMulticast() || dst.IsLinkLocalUnicast() || dst.IsLoopback() || dst.IsUnspecified() {
 		p.st.Ignored++
+		p.log.WithFields(logrus.Fields{"dst": dst, "src": src}).Debug("ignored")
 		return
 	}
 	now := p.clk.Now()
