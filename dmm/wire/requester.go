@@ -91,8 +91,9 @@ type callResult struct {
 }
 
 type timerFired struct {
-	c   *call
-	gen uint64
+	c       *call
+	gen     uint64
+	handled chan struct{} // closed by the loop once it has acted
 }
 
 type delivery struct {
@@ -286,6 +287,7 @@ func (r *Requester) loop() {
 			}
 		case f := <-r.fired:
 			r.expire(f)
+			close(f.handled)
 		case q := <-r.count:
 			q <- len(r.pending)
 		case <-r.done:
@@ -333,6 +335,25 @@ func (r *Requester) start(c *call) {
 
 func (r *Requester) transmit(c *call) {
 	c.attempts++
+	// Arm the timer before sending, so that whoever sees the packet can
+	// rely on the retransmission being scheduled.
+	r.gen++
+	c.gen = r.gen
+	f := timerFired{c: c, gen: c.gen, handled: make(chan struct{})}
+	c.timer = r.cfg.Clock.AfterFunc(c.wait, func() {
+		// Wait until the loop has handled the expiry: with a fake clock
+		// the retransmission is then sent, and the next timer armed, at
+		// the expiry's time.
+		select {
+		case r.fired <- f:
+		case <-r.done:
+			return
+		}
+		select {
+		case <-f.handled:
+		case <-r.done:
+		}
+	})
 	if err := r.tr.Send(c.peer, c.data); err != nil {
 		if errors.Is(err, transport.ErrClosed) {
 			r.finish(c, callResult{err: ErrClosed})
@@ -341,15 +362,6 @@ func (r *Requester) transmit(c *call) {
 		// Transient (no route yet, ...): the timer retransmits.
 		r.log.WithError(err).WithField("peer", c.peer).WithField("op", c.op).Warn("send failed")
 	}
-	r.gen++
-	c.gen = r.gen
-	f := timerFired{c: c, gen: c.gen}
-	c.timer = r.cfg.Clock.AfterFunc(c.wait, func() {
-		select {
-		case r.fired <- f:
-		case <-r.done:
-		}
-	})
 }
 
 func (r *Requester) finish(c *call, res callResult) {
