@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pmipdmm/pmipdmm/internal/clock"
+	"github.com/pmipdmm/pmipdmm/internal/dataplane"
 	"github.com/pmipdmm/pmipdmm/internal/netnstest"
 )
 
@@ -572,4 +573,59 @@ func TestHoldReleaseLatency(t *testing.T) {
 	t.Logf("1000 datagrams A->B: direct, first send to last arrival %v; punted: sent in %v, all held after %v, "+
 		"Release call %v (%.2f µs/packet), last arrival %v after Release began",
 		direct, sent, held, relCall, float64(relCall.Microseconds())/n, delivered)
+}
+
+// The punt routes live beside the data plane's: a hold beats the seg6
+// driver's route for the same prefix, and the driver's List, Reconcile and
+// Flush neither see nor remove it (it has its own protocol tag).
+func TestDataplaneCoexistence(t *testing.T) {
+	tp := newTopo(t, Config{}, nil)
+	pfx := netip.MustParsePrefix("2001:db8:c:1::/64")
+	tp.b.IP("addr", "add", "2001:db8:c:1::2/64", "dev", "b2r", "nodad")
+	rx := listen(t, tp.b)
+	tx := dial(t, tp.a, netip.MustParseAddr("2001:db8:c:1::2"))
+	var dp dataplane.Driver
+	if err := tp.r.Do(func() (err error) { dp, err = dataplane.NewSeg6(nil); return }); err != nil {
+		t.Fatal(err)
+	}
+	access := dataplane.Entry{Kind: dataplane.KindAccessRoute, Prefix: pfx, Dev: "r2b"}
+
+	if err := tp.p.Hold(pfx); err != nil {
+		t.Fatal(err)
+	}
+	tx.send(t, 10)
+	waitFor(t, 5*time.Second, "10 held", func() bool { return tp.p.Stats().Held == 10 })
+	// The location is known: the data plane installs its route; the hold
+	// still wins until the release.
+	if err := dp.Add(access); err != nil {
+		t.Fatal(err)
+	}
+	tx.send(t, 5)
+	waitFor(t, 5*time.Second, "15 held", func() bool { return tp.p.Stats().Held == 15 })
+	if rx.count() != 0 {
+		t.Fatal("datagrams passed the hold once the data plane route was in")
+	}
+	if es, err := dp.List(); err != nil || len(es) != 1 || es[0] != access {
+		t.Fatalf("data plane List = %v, %v; want only %v", es, err, access)
+	}
+	if added, removed, err := dataplane.Reconcile(dp, []dataplane.Entry{access}); added != 0 || removed != 0 || err != nil {
+		t.Fatalf("Reconcile = %d, %d, %v; want nothing to do", added, removed, err)
+	}
+	if n, err := tp.p.Release(pfx); n != 15 || err != nil {
+		t.Fatalf("Release = %d, %v", n, err)
+	}
+	rx.waitCount(t, 15, 5*time.Second)
+	time.Sleep(50 * time.Millisecond)
+	seqs, _ := rx.take()
+	checkSeqs(t, seqs, 0, 15)
+
+	if err := tp.p.Hold(pfx); err != nil {
+		t.Fatal(err)
+	}
+	if err := dp.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if r := tp.routes(t); !strings.Contains(r, pfx.String()+" dev "+tp.p.Device()) {
+		t.Errorf("the data plane's Flush removed the hold route:\n%s", r)
+	}
 }
