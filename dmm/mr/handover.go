@@ -1,0 +1,467 @@
+package mr
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/pmipdmm/pmipdmm/internal/clock"
+	"github.com/pmipdmm/pmipdmm/internal/dataplane"
+	"github.com/pmipdmm/pmipdmm/lma"
+	"github.com/pmipdmm/pmipdmm/mh"
+)
+
+// departure is a node that left this MR (the previous MR of Figure 5):
+// its packets are held until the new MR is known, then tunnelled there
+// for the forwarding lifetime while the correspondents are redirected.
+type departure struct {
+	key      string
+	mnid     mh.MNIdentifier
+	prefixes []*prefix
+	ll       netip.Addr
+	att      mh.ATT
+	lastSeq  uint16
+	hasSeq   bool
+	lastTS   uint64
+	expires  time.Time // of the binding it had here
+	gen      uint64
+
+	holding   bool
+	holdTimer clock.Timer
+	nmr       netip.Addr
+	fwd       []netip.Prefix // prefixes temporarily forwarded to nmr
+	fwdTimer  clock.Timer
+	pendingRd int // Redirects not acknowledged yet
+	log       *logrus.Entry
+}
+
+func (d *departure) stop() {
+	d.gen++
+	for _, t := range []clock.Timer{d.holdTimer, d.fwdTimer} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+}
+
+func (m *MR) newDeparture(b *binding) *departure {
+	if old := m.departed[b.key]; old != nil {
+		m.endDeparture(old, "replaced")
+	}
+	dp := &departure{key: b.key, mnid: b.mnid, prefixes: b.prefixes, ll: b.ll, att: b.att,
+		lastSeq: b.lastSeq, hasSeq: b.hasSeq, lastTS: b.lastTS, expires: b.expires, log: b.log}
+	m.departed[b.key] = dp
+	return dp
+}
+
+// endDeparture removes the temporary context: held packets are dropped
+// (nowhere to send them), forwarding routes removed.
+func (m *MR) endDeparture(dp *departure, why string) {
+	if m.departed[dp.key] != dp {
+		return
+	}
+	dp.stop()
+	delete(m.departed, dp.key)
+	for _, x := range dp.prefixes {
+		if _, ok := m.held[x.p]; ok {
+			m.drop(x.p)
+		}
+	}
+	m.stopForwarding(dp)
+	dp.log.WithField("why", why).Info("handover context removed")
+}
+
+func (m *MR) stopForwarding(dp *departure) {
+	if len(dp.fwd) == 0 {
+		return
+	}
+	for _, p := range dp.fwd {
+		e := dataplane.Entry{Kind: dataplane.KindPrefixRoute, Prefix: p, Remote: dp.nmr}
+		if cur, ok := m.down[p]; ok && cur == e && m.cache[p] == nil {
+			m.clearDown(p)
+		}
+	}
+	dp.fwd = nil
+	m.counters.ForwardingEnded++
+}
+
+// ---- new MR: HI ----
+
+type hiTx struct {
+	b     *binding
+	gen   uint64
+	dst   netip.Addr
+	msg   *mh.HandoverInitiate
+	tries int
+	timer clock.Timer
+}
+
+// sendHI starts the context transfer with the previous MR (Figure 5
+// step 2): RFC 5949 HI with P=1 (F=1 asks for forwarding), MN-ID, a
+// Context Request and one Routing Location per prefix naming this MR as
+// the current MR (docs/wire-format.md §1).
+func (m *MR) sendHI(b *binding) {
+	self := m.cfg.Address
+	flags := mh.HIFlagP
+	if m.cfg.ForwardingLifetime > 0 {
+		flags |= mh.HIFlagF
+	}
+	mc := &mh.MobilityContext{Flags: mh.MCFlagL, ATT: b.att}
+	opts := mh.Options{
+		&mh.MNIdentifier{Subtype: b.mnid.Subtype, Identifier: append([]byte(nil), b.mnid.Identifier...)},
+		mh.NewContextRequest(mh.OptHomeNetworkPrefix, mh.OptMNLinkLocalAddressIID, mc.OptionType()),
+	}
+	for _, x := range b.prefixes {
+		if !x.fresh {
+			opts = append(opts, mh.NewRoutingLocation(x.p, x.anchor, self, seconds(b.lifetime)))
+		}
+	}
+	opts = append(opts, mc)
+	msg := &mh.HandoverInitiate{Sequence: m.nextSeq(), Flags: flags, Code: mh.HICodeDefault}
+	msg.Options = opts
+	tx := &hiTx{b: b, gen: b.gen, dst: b.pmr, msg: msg}
+	m.his[msg.Sequence] = tx
+	m.sendHITx(tx)
+}
+
+func (m *MR) sendHITx(tx *hiTx) {
+	m.send(tx.dst, tx.msg)
+	d := m.cfg.InitialTimeout << tx.tries
+	tx.tries++
+	seq := tx.msg.Sequence
+	tx.timer = m.after(d, func() {
+		if m.his[seq] != tx {
+			return
+		}
+		if tx.tries > m.cfg.MaxRetries || !m.current(tx.b, tx.gen) {
+			delete(m.his, seq)
+			m.counters.HITimeouts++
+			tx.b.log.WithField("previous_mr", tx.dst).Warn("no HAck from the previous MR")
+			return
+		}
+		m.counters.HIRetransmits++
+		m.sendHITx(tx)
+	})
+}
+
+// handleHAck completes the context transfer at the new MR.
+func (m *MR) handleHAck(src netip.Addr, ack *mh.HandoverAck) {
+	tx := m.his[ack.Sequence]
+	if tx == nil || tx.dst != src || !ack.Proxy() {
+		m.counters.drop("unexpected HAck")
+		return
+	}
+	delete(m.his, ack.Sequence)
+	if tx.timer != nil {
+		tx.timer.Stop()
+	}
+	b := tx.b
+	if !m.current(b, tx.gen) {
+		return
+	}
+	if !ack.Code.Accepted() {
+		b.log.WithField("code", ack.Code.Name(true)).Warn("previous MR refused the context transfer")
+		return
+	}
+	m.counters.HandoversIn++
+	for _, o := range ack.Options {
+		switch x := o.(type) {
+		case *mh.MNLinkLocalAddressIID:
+			if !b.ll.IsValid() {
+				b.ll = x.LinkLocal()
+			}
+		case *mh.MobilityContext:
+			c := *x
+			b.ctx = &c
+			if m.cfg.Deployment == DeployLMA && !b.hasSeq && x.Flags&mh.MCFlagT == 0 {
+				b.lastSeq, b.hasSeq = x.LastSequence, true
+			}
+		case *mh.RoutingLocation:
+			for _, p := range b.prefixes {
+				if p.p == x.AsPrefix() && x.AnchorMR.IsValid() && !x.AnchorMR.IsUnspecified() {
+					p.anchor = x.AnchorMR
+				}
+			}
+		}
+	}
+	b.log.WithFields(logrus.Fields{"previous_mr": src, "forwarding": ack.Flags&mh.HAckFlagF != 0}).Info("context transfer done")
+}
+
+// ---- previous MR: HI ----
+
+// handleHI is the previous MR's side of Figure 5: it answers the context
+// transfer, tunnels the node's prefixes to the new MR, and redirects the
+// MRs that send it the node's traffic.
+func (m *MR) handleHI(src netip.Addr, hi *mh.HandoverInitiate) {
+	reply := &mh.HandoverAck{Sequence: hi.Sequence, Flags: mh.HAckFlagP}
+	mnid, _ := mh.Find[*mh.MNIdentifier](hi.Options)
+	if !hi.Proxy() || mnid == nil {
+		reply.Code = mh.HAckCodeNotAccepted
+		m.send(src, reply)
+		return
+	}
+	key := lma.MNKey(mnid)
+	reply.Options = mh.Options{&mh.MNIdentifier{Subtype: mnid.Subtype, Identifier: append([]byte(nil), mnid.Identifier...)}}
+	if b := m.mns[key]; b != nil && b.state == bAttached {
+		// The new MR was faster than our detach.
+		m.detach(b, "the new MR announced it")
+	} else if b != nil {
+		m.attachFailed(b, mh.StatusReasonUnspecified)
+	}
+	dp := m.departed[key]
+	if dp == nil || (dp.nmr.IsValid() && dp.nmr != src) {
+		if dp == nil {
+			reply.Code = mh.HAckCodeContextNotAvailable
+			m.send(src, reply)
+			return
+		}
+		m.stopForwarding(dp) // it moved on again
+	}
+	self := m.cfg.Address
+	dp.nmr = src
+	dp.holding = false
+	forward := hi.Flags&mh.HIFlagF != 0 && m.cfg.ForwardingLifetime > 0
+	remaining := max(dp.expires.Sub(m.d.Clock.Now()), 0)
+	anchored := false
+	for _, x := range dp.prefixes {
+		if x.anchor == self {
+			anchored = true
+			// The anchor tunnels its prefix to the current MR (§4.2) for
+			// as long as the location lives.
+			m.setCache(Location{Prefix: x.p, AnchorMR: self, CurrentMR: src, Lifetime: remaining}, "handover", src, 0)
+		} else if forward {
+			m.setDown(x.p, dataplane.Entry{Kind: dataplane.KindPrefixRoute, Prefix: x.p, Remote: src})
+			dp.fwd = append(dp.fwd, x.p)
+		}
+	}
+	for _, x := range dp.prefixes {
+		if _, ok := m.held[x.p]; ok {
+			if x.anchor == self || forward {
+				m.release(x.p)
+			} else {
+				m.drop(x.p)
+			}
+		}
+	}
+	if dp.holdTimer != nil {
+		dp.holdTimer.Stop()
+	}
+	if forward && len(dp.fwd) > 0 {
+		m.counters.ForwardingStarted++
+		gen := dp.gen
+		dp.fwdTimer = m.after(m.cfg.ForwardingLifetime, func() {
+			if m.departed[dp.key] == dp && dp.gen == gen {
+				m.endDeparture(dp, "forwarding lifetime over")
+			}
+		})
+	}
+	// HAck: every context asked for (HNP, MN LLA-IID, Mobility Context)
+	// and the anchors.
+	reply.Code = mh.HAckCodeContextTransferAccepted
+	for _, x := range dp.prefixes {
+		reply.Options = append(reply.Options, mh.NewHNP(x.p))
+	}
+	reply.Options = append(reply.Options, &mh.LinkLocalAddress{Address: m.cfg.MAGLinkLocal})
+	if dp.ll.IsValid() {
+		reply.Options = append(reply.Options, mh.NewMNLinkLocalAddressIID(dp.ll))
+	}
+	for _, x := range dp.prefixes {
+		rl := mh.NewRoutingLocation(x.p, x.anchor, src, seconds(remaining))
+		if forward && x.anchor != self {
+			rl.Flags |= mh.RLFlagF
+		}
+		reply.Options = append(reply.Options, rl)
+	}
+	// Forwarding Lifetime: how long this MR tunnels the node's traffic
+	// to the new MR: the temporary forwarding, or, as the anchor of a
+	// prefix, the location's lifetime.
+	mc := &mh.MobilityContext{Flags: mh.MCFlagR, ATT: dp.att, RemainingLifetime: seconds(remaining), LastSequence: dp.lastSeq}
+	var fwd time.Duration
+	if len(dp.fwd) > 0 {
+		fwd = m.cfg.ForwardingLifetime
+	}
+	if anchored {
+		fwd = max(fwd, remaining)
+	}
+	if fwd > 0 {
+		reply.Flags |= mh.HAckFlagF
+		mc.ForwardingLifetime = uint16(min(seconds(fwd), 0xffff))
+	}
+	if dp.lastTS != 0 {
+		mc.Flags |= mh.MCFlagT
+		mc.LastTimestamp = dp.lastTS
+	}
+	reply.Options = append(reply.Options, mc)
+	m.send(src, reply)
+	m.counters.HandoversOut++
+	dp.log.WithFields(logrus.Fields{"new_mr": src, "forwarding": forward}).Info("context transferred to the new MR")
+	m.redirectAll(dp, forward)
+}
+
+// redirectAll sends a Redirect (Figure 5 step 7) to every MR that routes
+// the node's prefixes to this MR: the correspondents it knows and the
+// prefixes' anchors.
+func (m *MR) redirectAll(dp *departure, forward bool) {
+	self := m.cfg.Address
+	targets := map[netip.Addr][]*mh.RoutingLocation{}
+	var order []netip.Addr
+	remaining := seconds(max(dp.expires.Sub(m.d.Clock.Now()), 0))
+	for _, x := range dp.prefixes {
+		set := map[netip.Addr]bool{}
+		for a := range m.corr[x.p] {
+			set[a] = true
+		}
+		if x.anchor != self {
+			set[x.anchor] = true
+		}
+		delete(set, dp.nmr)
+		delete(set, self)
+		for _, a := range sortedAddrs(set) {
+			rl := mh.NewRoutingLocation(x.p, x.anchor, dp.nmr, remaining)
+			if forward && x.anchor != self {
+				rl.Flags |= mh.RLFlagF
+			}
+			if _, ok := targets[a]; !ok {
+				order = append(order, a)
+			}
+			targets[a] = append(targets[a], rl)
+		}
+	}
+	for _, a := range order {
+		tx := m.sendRedirect(a, targets[a], dp)
+		if tx != nil {
+			dp.pendingRd++
+		}
+	}
+}
+
+// ---- Redirect / Redirect Ack ----
+
+type redirectTx struct {
+	dst   netip.Addr
+	msg   *mh.Redirect
+	tries int
+	timer clock.Timer
+	dp    *departure
+}
+
+// sendRedirect sends a Redirect with the given locations; with
+// RedirectAck it asks for an ack and returns the retransmission state.
+func (m *MR) sendRedirect(dst netip.Addr, locs []*mh.RoutingLocation, dp *departure) *redirectTx {
+	msg := &mh.Redirect{Sequence: m.nextSeq()}
+	for _, l := range locs {
+		msg.Options = append(msg.Options, l)
+		m.addCorrespondent(l.AsPrefix(), dst)
+	}
+	m.counters.RedirectsSent++
+	if !m.cfg.RedirectAck {
+		m.send(dst, msg)
+		return nil
+	}
+	msg.Flags |= mh.DMMFlagA
+	tx := &redirectTx{dst: dst, msg: msg, dp: dp}
+	m.redirects[msg.Sequence] = tx
+	m.sendRedirectTx(tx)
+	return tx
+}
+
+func (m *MR) sendRedirectTx(tx *redirectTx) {
+	m.send(tx.dst, tx.msg)
+	d := m.cfg.InitialTimeout << tx.tries
+	tx.tries++
+	seq := tx.msg.Sequence
+	tx.timer = m.after(d, func() {
+		if m.redirects[seq] != tx {
+			return
+		}
+		if tx.tries > m.cfg.MaxRetries {
+			delete(m.redirects, seq)
+			m.log.WithField("peer", tx.dst).Warn("no Redirect Ack")
+			m.redirectDone(tx)
+			return
+		}
+		m.counters.RedirectRetransmits++
+		m.sendRedirectTx(tx)
+	})
+}
+
+func (m *MR) handleRedirectAck(src netip.Addr, ack *mh.RedirectAck) {
+	tx := m.redirects[ack.Sequence]
+	if tx == nil || tx.dst != src {
+		m.counters.drop("unexpected Redirect Ack")
+		return
+	}
+	delete(m.redirects, ack.Sequence)
+	if tx.timer != nil {
+		tx.timer.Stop()
+	}
+	if !ack.Status.Accepted() {
+		m.log.WithField("peer", src).WithField("status", ack.Status).Warn("Redirect refused")
+	}
+	m.redirectDone(tx)
+}
+
+// redirectDone: when every Redirect of a handover is answered, the
+// temporary forwarding may end after ForwardingDrain ("when the handover
+// is finished, the correspondent mobility context need to be deleted").
+func (m *MR) redirectDone(tx *redirectTx) {
+	dp := tx.dp
+	if dp == nil || m.departed[dp.key] != dp {
+		return
+	}
+	dp.pendingRd--
+	if dp.pendingRd > 0 || m.cfg.ForwardingDrain <= 0 || len(dp.fwd) == 0 {
+		return
+	}
+	gen := dp.gen
+	m.after(m.cfg.ForwardingDrain, func() {
+		if m.departed[dp.key] == dp && dp.gen == gen {
+			m.endDeparture(dp, "every correspondent redirected")
+		}
+	})
+}
+
+// handleRedirect applies a Redirect at a correspondent's MR (Figure 4
+// step 8 -> 9, Figure 5 step 7 -> 8).
+func (m *MR) handleRedirect(src netip.Addr, rd *mh.Redirect) {
+	st := mh.DMMStatusAccepted
+	locs := rd.Locations()
+	if len(locs) == 0 {
+		st = mh.DMMStatusInvalidRequest
+	}
+	for _, rl := range locs {
+		p := rl.AsPrefix().Masked()
+		c := m.cache[p]
+		trusted := src == rl.AnchorMR || (c != nil && c.loc.CurrentMR == src)
+		if a, ok := m.anchorOf(p.Addr()); ok && a == src {
+			trusted = true
+		}
+		if !trusted {
+			st = max(st, mh.DMMStatusNotAuthorized)
+			m.counters.RedirectsRefused++
+			continue
+		}
+		if d := c.seqDiff(src, rd.Sequence); d != 0 && d < 32768 {
+			st = max(st, mh.DMMStatusStaleLocation)
+			m.counters.RedirectsRefused++
+			continue
+		}
+		m.counters.RedirectsApplied++
+		loc := Location{Prefix: p, AnchorMR: rl.AnchorMR, CurrentMR: rl.CurrentMR, Lifetime: time.Duration(rl.Lifetime) * time.Second}
+		if rl.Lifetime == 0 || rl.CurrentMR == m.cfg.Address {
+			m.dropCache(p)
+			continue
+		}
+		if m.byPrefix[p] != nil {
+			continue // attached here: our access route wins
+		}
+		m.setCache(loc, "redirect", src, rd.Sequence)
+		if _, ok := m.held[p]; ok {
+			m.release(p)
+		}
+	}
+	if rd.AckRequested() {
+		m.send(src, &mh.RedirectAck{Status: st, Sequence: rd.Sequence})
+	}
+}

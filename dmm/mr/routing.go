@@ -1,0 +1,213 @@
+package mr
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/pmipdmm/pmipdmm/internal/clock"
+	"github.com/pmipdmm/pmipdmm/internal/dataplane"
+	"github.com/pmipdmm/pmipdmm/mh"
+)
+
+// cached is a routing location this MR tunnels to (draft §4.3 "Record
+// Location of MN1 Locally"), with its lifetime.
+type cached struct {
+	loc     Location
+	expires time.Time
+	source  string // "query", "redirect", "handover", "fallback"
+	setBy   netip.Addr
+	seq     uint16
+	hasSeq  bool
+	timer   clock.Timer
+}
+
+// seqDiff is how far seq is behind the Sequence # of the Redirect that
+// set the entry, when src set it (0 otherwise, or when equal).
+func (c *cached) seqDiff(src netip.Addr, seq uint16) uint16 {
+	if c == nil || !c.hasSeq || c.setBy != src {
+		return 0
+	}
+	return c.seq - seq
+}
+
+func (c *cached) entry() dataplane.Entry {
+	return dataplane.Entry{Kind: dataplane.KindPrefixRoute, Prefix: c.loc.Prefix, Remote: c.loc.CurrentMR}
+}
+
+// setCache records loc and routes its prefix into the tunnel to the
+// current MR until the lifetime runs out.
+func (m *MR) setCache(loc Location, source string, setBy netip.Addr, seq uint16) {
+	p := loc.Prefix
+	if old := m.cache[p]; old != nil && old.timer != nil {
+		old.timer.Stop()
+	}
+	c := &cached{loc: loc, expires: m.d.Clock.Now().Add(loc.Lifetime), source: source, setBy: setBy, seq: seq, hasSeq: source == "redirect"}
+	m.cache[p] = c
+	m.setDown(p, c.entry())
+	c.timer = m.after(loc.Lifetime, func() {
+		if m.cache[p] == c {
+			m.log.WithField("prefix", p).WithField("current_mr", loc.CurrentMR).Debug("cached location expired")
+			m.dropCache(p)
+		}
+	})
+}
+
+// dropCache forgets the cached location of p and its route.
+func (m *MR) dropCache(p netip.Prefix) {
+	c := m.cache[p]
+	if c == nil {
+		return
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	delete(m.cache, p)
+	if cur, ok := m.down[p]; ok && cur == c.entry() {
+		m.clearDown(p)
+	}
+}
+
+// handleMiss: the data plane had no route for a packet of a watched
+// space (draft §4.3). As the correspondent's MR (Figure 3) the MR asks the
+// LM and tunnels straight to the current MR; as the anchor (Figure 4) it
+// asks the LM, forwards, and redirects the correspondent's MR.
+func (m *MR) handleMiss(ms Miss) {
+	m.counters.Misses++
+	p := ms.Prefix
+	if !p.IsValid() {
+		p = netip.PrefixFrom(ms.Dst, 64).Masked()
+	}
+	log := m.log.WithFields(logrus.Fields{"dst": ms.Dst, "src": ms.Src, "prefix": p})
+	if _, ok := m.held[p]; ok {
+		return // in flux (handover): released when the new location is known
+	}
+	if m.byPrefix[p] != nil && m.byPrefix[p].state == bAttached {
+		m.release(p) // the route is in now
+		return
+	}
+	if c := m.cache[p]; c != nil {
+		m.release(p)
+		return
+	}
+	if m.querying[p] {
+		return
+	}
+	m.querying[p] = true
+	own := m.isOwn(p)
+	dst, src := ms.Dst, ms.Src
+	m.counters.Queries++
+	m.async(func(ctx context.Context) func() {
+		locs, err := m.d.LM.Query(ctx, LocationQuery{Addr: dst})
+		return func() {
+			delete(m.querying, p)
+			m.onLocation(p, dst, src, own, locs, err, log)
+		}
+	})
+}
+
+func (m *MR) onLocation(p netip.Prefix, dst, src netip.Addr, own bool, locs []Location, err error, log *logrus.Entry) {
+	self := m.cfg.Address
+	if b := m.byPrefix[p]; b != nil && b.state == bAttached {
+		m.release(p) // attached meanwhile
+		return
+	}
+	var loc *Location
+	for i := range locs {
+		if locs[i].Prefix.Contains(dst) {
+			loc = &locs[i]
+			break
+		}
+	}
+	if err != nil || loc == nil {
+		m.counters.QueryErrors++
+	}
+	switch {
+	case loc != nil && loc.CurrentMR != self && loc.CurrentMR.IsValid() && loc.Lifetime > 0:
+		m.setCache(*loc, "query", netip.Addr{}, 0)
+		p = loc.Prefix
+		log.WithField("current_mr", loc.CurrentMR).Info("location learnt from the LM: tunnelling to the current MR")
+		m.release(p)
+		if own && !m.cfg.NoRedirect && src.IsValid() {
+			m.redirectCorrespondent(*loc, src)
+		}
+	case own || loc != nil:
+		// Our own prefix with nowhere to go, or a stale location naming us.
+		log.WithError(err).Info("no location for the destination: dropping what was held")
+		m.drop(p)
+	default:
+		// The LM knows nothing: regular routing to the anchor, for a while.
+		a, ok := m.anchorOf(dst)
+		if !ok || a == self {
+			m.drop(p)
+			return
+		}
+		m.setCache(Location{Prefix: p, AnchorMR: a, CurrentMR: a, Lifetime: m.cfg.NegativeLifetime}, "fallback", netip.Addr{}, 0)
+		log.WithField("anchor", a).Info("location unknown: tunnelling to the anchor")
+		m.release(p)
+	}
+}
+
+// redirectCorrespondent finds the MR of the packet's source through the
+// LM and redirects it to the current MR (Figure 4 step 8). A source the
+// LM does not know is a fixed node reached by plain routing (§6).
+func (m *MR) redirectCorrespondent(loc Location, src netip.Addr) {
+	m.async(func(ctx context.Context) func() {
+		locs, err := m.d.LM.Query(ctx, LocationQuery{Addr: src})
+		return func() {
+			var cmr netip.Addr
+			for _, l := range locs {
+				if l.Prefix.Contains(src) {
+					cmr = l.CurrentMR
+				}
+			}
+			if err != nil || !cmr.IsValid() {
+				m.log.WithField("src", src).Debug("correspondent not in the LM (a fixed node): no Redirect")
+				return
+			}
+			if cmr == m.cfg.Address || cmr == loc.CurrentMR {
+				return
+			}
+			rl := mh.NewRoutingLocation(loc.Prefix, loc.AnchorMR, loc.CurrentMR, seconds(loc.Lifetime))
+			m.sendRedirect(cmr, []*mh.RoutingLocation{rl}, nil)
+		}
+	})
+}
+
+// handleIngress records the MR of tunnelled traffic for a node attached
+// here: it will be redirected when the node moves.
+func (m *MR) handleIngress(in Ingress) {
+	m.counters.Ingress++
+	for p, b := range m.byPrefix {
+		if p.Contains(in.Dst) && b != nil {
+			m.addCorrespondent(p, in.Remote)
+			return
+		}
+	}
+}
+
+// registerServed records the fixed nodes' prefixes behind this MR in the
+// LM (draft §6), refreshed at half their lifetime.
+func (m *MR) registerServed() {
+	if len(m.cfg.Served) == 0 {
+		return
+	}
+	self, life := m.cfg.Address, m.cfg.Lifetime
+	for _, p := range m.cfg.Served {
+		p := p.Masked()
+		m.async(func(ctx context.Context) func() {
+			err := m.d.LM.Update(ctx, "fixed:"+p.String(), []netip.Prefix{p}, self, self, life)
+			return func() {
+				if err != nil {
+					m.counters.LMErrors++
+					m.log.WithError(err).WithField("prefix", p).Warn("LM registration of a served prefix failed")
+					return
+				}
+				m.counters.LMUpdates++
+			}
+		})
+	}
+	m.servedTmr = m.after(life/2, m.registerServed)
+}
