@@ -577,6 +577,8 @@ func (s *Store) sweeper() {
 		select {
 		case <-s.ctx.Done():
 			return
+		case <-s.cli.Ctx().Done(): // the client was closed under us
+			return
 		case <-tk.C:
 		}
 		s.sweep()
