@@ -106,3 +106,183 @@ func TestMovement42(t *testing.T) {
 		})
 	}
 }
+
+// mn1At12Then11 is the draft's §4.3 assumption: MN1's home address is
+// anchored at MR12 while MN1 is attached to MR11; MN2 is at MR31.
+func mn1At12Then11(t *testing.T, w *world, mr12, mr11, mr31 *node) {
+	t.Helper()
+	w.attachB(mr12, "mn1", "acc1", false)
+	w.advance(time.Second)
+	w.detachB(mr12, "mn1", "acc1")
+	w.attachB(mr11, "mn1", "acc1", true)
+	w.attachB(mr31, "mn2", "acc1", false)
+	expectList(t, "LM mn1", w.lmState("mn1"), p12+" anchor=MR12 current=MR11")
+	expectList(t, "LM mn2", w.lmState("mn2"), p31+" anchor=MR31 current=MR31")
+	for _, nd := range w.nodes {
+		nd.punt.takeOps()
+		if nd.acc != nil {
+			nd.acc.takeAds()
+		}
+	}
+	w.takeCalls()
+}
+
+var (
+	mn1HoA = addr("2001:db8:12::1")
+	mn2HoA = addr("2001:db8:31::1")
+)
+
+// Figure 3: the correspondent's MR queries the LM on the first packets,
+// records the location and tunnels straight to the current MR.
+func TestFigure3(t *testing.T) {
+	w := newWorld(t)
+	cfg := Config{UpdateLMOnAttach: true}
+	mr11, mr12, mr31 := w.add("MR11", cfg), w.add("MR12", cfg), w.add("MR31", cfg)
+	mn1At12Then11(t, w, mr12, mr11, mr31)
+	w.takeWire()
+	expectList(t, "MR31 data plane before", mr31.entries(t), "access-route "+p31+" dev acc1")
+
+	// 1. IP traffic MN2 -> MN1's HoA: no route at MR31, a Miss.
+	mr31.punt.packet(mn1HoA, mn2HoA, 3, true)
+	w.settle()
+
+	expectList(t, "LM calls", w.takeCalls(), "MR31 LM.Query addr "+mn1HoA.String())
+	expectList(t, "MR31 data plane after", mr31.entries(t), "prefix-route "+p12+" -> MR11", "access-route "+p31+" dev acc1")
+	expectList(t, "MR31 punt", mr31.punt.takeOps(), "release "+p12)
+	expectSeq(t, "wire (the LM is in-process; no MR signalling)", w.takeWire())
+	locs, _ := mr31.mr.Locations(w.ctx)
+	if len(locs) != 1 || locs[0].CurrentMR != addrs["MR11"] || locs[0].AnchorMR != addrs["MR12"] || locs[0].Source != "query" {
+		t.Errorf("MR31 location cache: %+v", locs)
+	}
+	c, _ := mr31.mr.Counters(w.ctx)
+	if c.Misses != 1 || c.Queries != 1 || c.Released != 3 {
+		t.Errorf("MR31 counters: misses %d queries %d released %d", c.Misses, c.Queries, c.Released)
+	}
+	// A second miss on the same prefix while cached is just released.
+	mr31.punt.packet(mn1HoA, mn2HoA, 1, true)
+	w.settle()
+	expectList(t, "no second query", w.takeCalls())
+	// The cache expires with the location's lifetime: the route goes.
+	w.advance(time.Hour)
+	expectList(t, "MR31 data plane after expiry", mr31.entries(t), "access-route "+p31+" dev acc1")
+}
+
+// Figure 4: regular routing to the anchor (MR12), which queries the LM,
+// forwards to the current MR, and redirects the correspondent's MR (found
+// through the LM by the packet's source), which tunnels directly after.
+func TestFigure4(t *testing.T) {
+	w := newWorld(t)
+	cfg := Config{UpdateLMOnAttach: true, Routing: RoutingRedirect, RedirectAck: true, NoContextTransfer: true}
+	mr11, mr12, mr31 := w.add("MR11", cfg), w.add("MR12", cfg), w.add("MR31", cfg)
+	// In Figure 4 mode an MR watches only its own pool: the rest goes by
+	// regular routing.
+	mr31.punt.mu.Lock()
+	watched := mr31.punt.ops
+	mr31.punt.mu.Unlock()
+	expectList(t, "MR31 watches", watched, "watch "+pools["MR31"].String())
+	mn1At12Then11(t, w, mr12, mr11, mr31)
+	w.advance(3 * time.Second) // MR12's hold of MN1's prefix times out (no context transfer)
+	expectList(t, "MR12 punt", mr12.punt.takeOps(), "drop "+p12)
+	expectList(t, "MR12 data plane before", mr12.entries(t))
+	expectList(t, "MR31 data plane before", mr31.entries(t), "access-route "+p31+" dev acc1")
+	w.takeWire()
+
+	// 3. Regular routing delivers MN2's packets to MR12: a Miss there.
+	mr12.punt.packet(mn1HoA, mn2HoA, 2, true)
+	w.settle()
+
+	expectList(t, "LM calls", w.takeCalls(), "MR12 LM.Query addr "+mn1HoA.String(), "MR12 LM.Query addr "+mn2HoA.String())
+	expectList(t, "MR12 data plane after", mr12.entries(t), "prefix-route "+p12+" -> MR11")
+	expectList(t, "MR12 punt", mr12.punt.takeOps(), "release "+p12)
+	expectSeq(t, "wire", w.takeWire(),
+		one("MR12>MR31 Redirect A=true rl="+p12+"@MR12>MR11/3597"),
+		one("MR31>MR12 RedirectAck status=0"))
+	expectList(t, "MR31 data plane after", mr31.entries(t), "prefix-route "+p12+" -> MR11", "access-route "+p31+" dev acc1")
+	corr, _ := mr12.mr.Correspondents(w.ctx)
+	if got := corr[pfx(p12)]; len(got) != 1 || got[0] != addrs["MR31"] {
+		t.Errorf("MR12 correspondents: %v", corr)
+	}
+	c, _ := mr31.mr.Counters(w.ctx)
+	if c.RedirectsApplied != 1 || c.StatusTx["Redirect Ack 0"] != 1 {
+		t.Errorf("MR31 counters: %+v", c)
+	}
+	// A Redirect from an MR that is neither anchor nor cached location: 129.
+	rd := &mhRedirect{seq: 9, rl: p12, anchor: "MR2", current: "MR2"}
+	w.inject(t, "MR2", "MR31", rd.build())
+	expectSeq(t, "refused redirect", w.takeWire(),
+		one("MR2>MR31 Redirect A=true rl="+p12+"@MR2>MR2/60"),
+		one("MR31>MR2 RedirectAck status=129"))
+}
+
+// Figure 5: handover of MN1 from MR11 to MR2 with MN2's traffic (through
+// MR31) going on: context transfer, temporary forwarding MR11 -> MR2,
+// Redirects to the MRs that route to MR11, LM update, forwarding removed
+// when the handover is done; packets in flux are held, not dropped.
+func TestFigure5(t *testing.T) {
+	w := newWorld(t)
+	cfg := Config{UpdateLMOnAttach: true, RedirectAck: true}
+	mr11, mr12, mr31 := w.add("MR11", cfg), w.add("MR12", cfg), w.add("MR31", cfg)
+	mr2 := w.add("MR2", cfg)
+	mn1At12Then11(t, w, mr12, mr11, mr31)
+	// MN2 -> MN1 traffic: MR31 learns MN1's location (Figure 3) and MR11
+	// sees its tunnelled packets (data-plane ingress report).
+	mr31.punt.packet(mn1HoA, mn2HoA, 1, true)
+	w.settle()
+	if err := mr11.mr.Observe(w.ctx, addrs["MR31"], mn1HoA); err != nil {
+		t.Fatal(err)
+	}
+	w.advance(time.Second)
+	w.takeWire()
+	w.takeCalls()
+	for _, nd := range w.nodes {
+		nd.punt.takeOps()
+	}
+	expectList(t, "MR11 before", mr11.entries(t), "source-route "+p12+" -> MR12 dev acc1", "access-route "+p12+" dev acc1")
+	expectList(t, "MR12 before", mr12.entries(t), "prefix-route "+p12+" -> MR11")
+	expectList(t, "MR31 before", mr31.entries(t), "prefix-route "+p12+" -> MR11", "access-route "+p31+" dev acc1")
+	expectList(t, "MR2 before", mr2.entries(t))
+
+	// MN1 leaves MR11: its packets are held there until MR2 is known.
+	w.detachB(mr11, "mn1", "acc1")
+	mr11.punt.packet(mn1HoA, mn2HoA, 5, false)
+	expectList(t, "MR11 punt at detach", mr11.punt.takeOps(), "hold "+p12)
+	deps, _ := mr11.mr.Departures(w.ctx)
+	if len(deps) != 1 || !deps[0].Holding {
+		t.Errorf("MR11 departures: %+v", deps)
+	}
+
+	// MN1 attaches at MR2.
+	w.attachB(mr2, "mn1", "acc1", true)
+
+	expectSeq(t, "wire", w.takeWire(),
+		one("MR2>MR11 HI P=true F=true code=0 mnid=mn1 ctxreq=22,42,242 rl="+p12+"@MR12>MR2/3600 mc=0x40/att4/rem0/seq0/fwd0"),
+		one("MR11>MR2 HAck P=true F=true code=5 mnid=mn1 hnp="+p12+" lla=fe80::200:5eff:fe00:5213 lliid=fe80::1:2ff:fe00:1 rl=F"+p12+"@MR12>MR2/3599 mc=0x80/att4/rem3599/seq0/fwd10"),
+		one("MR11>MR12 Redirect A=true rl=F"+p12+"@MR12>MR2/3599"),
+		one("MR11>MR31 Redirect A=true rl=F"+p12+"@MR12>MR2/3599",
+			"MR12>MR11 RedirectAck status=0", "MR31>MR11 RedirectAck status=0"))
+	expectList(t, "LM", w.lmState("mn1"), p12+" anchor=MR12 current=MR2")
+	expectList(t, "MR2 LM/HAA calls", w.takeCalls(), "MR2 HAA.Holdings mn1", "MR2 LM.Query mn mn1",
+		"MR2 LM.Update mn1 ["+p12+"] current=MR2 anchor=MR12")
+	expectList(t, "MR11 punt", mr11.punt.takeOps(), "release "+p12)
+	expectList(t, "MR2 punt", mr2.punt.takeOps(), "hold "+p12, "release "+p12)
+	expectList(t, "MR11 temporary forwarding", mr11.entries(t), "prefix-route "+p12+" -> MR2")
+	expectList(t, "MR12 after", mr12.entries(t), "prefix-route "+p12+" -> MR2")
+	expectList(t, "MR31 after", mr31.entries(t), "prefix-route "+p12+" -> MR2", "access-route "+p31+" dev acc1")
+	expectList(t, "MR2 after", mr2.entries(t), "source-route "+p12+" -> MR12 dev acc1", "access-route "+p12+" dev acc1")
+	c, _ := mr11.mr.Counters(w.ctx)
+	if c.Released != 5 || c.DroppedPackets != 0 || c.HandoversOut != 1 || c.ForwardingStarted != 1 {
+		t.Errorf("MR11 counters: released %d dropped %d handovers %d forwarding %d", c.Released, c.DroppedPackets, c.HandoversOut, c.ForwardingStarted)
+	}
+
+	// The handover is done when the forwarding lifetime runs out: the
+	// temporary context goes.
+	w.advance(10 * time.Second)
+	expectList(t, "MR11 after the handover", mr11.entries(t))
+	if deps, _ := mr11.mr.Departures(w.ctx); len(deps) != 0 {
+		t.Errorf("MR11 departures left: %+v", deps)
+	}
+	c2, _ := mr2.mr.Counters(w.ctx)
+	if c2.HandoversIn != 1 || c2.Moves != 1 {
+		t.Errorf("MR2 counters: %+v", c2)
+	}
+}

@@ -433,10 +433,14 @@ func (m *MR) handleRedirect(src netip.Addr, rd *mh.Redirect) {
 	for _, rl := range locs {
 		p := rl.AsPrefix().Masked()
 		c := m.cache[p]
-		trusted := src == rl.AnchorMR || (c != nil && c.loc.CurrentMR == src)
-		if a, ok := m.anchorOf(p.Addr()); ok && a == src {
-			trusted = true
+		// The prefix's anchor (from the domain's pool table when the
+		// prefix is in it, not from the Redirect's own claim) or the MR
+		// of the cached location may redirect (wire-format §3.3).
+		anchor := rl.AnchorMR
+		if a, ok := m.anchorOf(p.Addr()); ok {
+			anchor = a
 		}
+		trusted := src == anchor || (c != nil && c.loc.CurrentMR == src)
 		if !trusted {
 			st = max(st, mh.DMMStatusNotAuthorized)
 			m.counters.RedirectsRefused++

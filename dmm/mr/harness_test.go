@@ -314,6 +314,7 @@ type world struct {
 	wire  []wireMsg
 	deliv map[netip.Addr]int
 	nodes map[string]*node
+	peers map[string]*transport.Mem
 }
 
 func newWorld(t *testing.T) *world {
@@ -606,4 +607,49 @@ func (w *world) detachB(nd *node, mn, link string) {
 	w.t.Helper()
 	nd.acc.emit(AccessEvent{Kind: Detached, MNID: mn, Link: link})
 	w.settle()
+}
+
+// mhRedirect builds a Redirect by hand (a misbehaving or third MR).
+type mhRedirect struct {
+	seq                 uint16
+	rl, anchor, current string
+}
+
+func (r *mhRedirect) build() mh.Message {
+	m := &mh.Redirect{Sequence: r.seq, Flags: mh.DMMFlagA}
+	m.Options = mh.Options{mh.NewRoutingLocation(pfx(r.rl), addrs[r.anchor], addrs[r.current], 60)}
+	return m
+}
+
+// inject sends msg from a scripted node (attached on first use) and settles.
+func (w *world) inject(t *testing.T, from, to string, msg mh.Message) *transport.Mem {
+	t.Helper()
+	tr := w.scripted(from)
+	b, err := msg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Send(addrs[to], b); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	return tr
+}
+
+func (w *world) scripted(n string) *transport.Mem {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.peers == nil {
+		w.peers = map[string]*transport.Mem{}
+	}
+	if tr := w.peers[n]; tr != nil {
+		return tr
+	}
+	tr, err := w.net.Attach(addrs[n])
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() { tr.Close() })
+	w.peers[n] = tr
+	return tr
 }

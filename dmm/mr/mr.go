@@ -59,22 +59,22 @@ type MR struct {
 	misses    atomic.Uint64
 
 	// Owned by the loop.
-	own        []netip.Prefix
-	mns        map[string]*binding   // attached (or attaching) here, by MN key
-	byPrefix   map[netip.Prefix]*binding
-	departed   map[string]*departure // left this MR: held or forwarded
-	cache      map[netip.Prefix]*cached
-	querying   map[netip.Prefix]bool
-	corr       map[netip.Prefix]map[netip.Addr]bool
-	down, up   map[netip.Prefix]dataplane.Entry
-	held       map[netip.Prefix]string // prefix -> why
-	his        map[uint16]*hiTx
-	redirects  map[uint16]*redirectTx
-	seq        uint16
-	dec        mh.Decoder
-	txbuf      []byte
-	counters   Counters
-	servedTmr  clock.Timer
+	own       []netip.Prefix
+	mns       map[string]*binding // attached (or attaching) here, by MN key
+	byPrefix  map[netip.Prefix]*binding
+	departed  map[string]*departure // left this MR: held or forwarded
+	cache     map[netip.Prefix]*cached
+	querying  map[netip.Prefix]bool
+	corr      map[netip.Prefix]map[netip.Addr]bool
+	down, up  map[netip.Prefix]dataplane.Entry
+	held      map[netip.Prefix]string // prefix -> why
+	his       map[uint16]*hiTx
+	redirects map[uint16]*redirectTx
+	seq       uint16
+	dec       mh.Decoder
+	txbuf     []byte
+	counters  Counters
+	servedTmr clock.Timer
 }
 
 // New checks the configuration and returns an MR ready to Run.
