@@ -1,8 +1,12 @@
 package mr
 
 import (
+	"fmt"
+	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/pmipdmm/pmipdmm/mh"
 )
 
 const (
@@ -285,4 +289,99 @@ func TestFigure5(t *testing.T) {
 	if c2.HandoversIn != 1 || c2.Moves != 1 {
 		t.Errorf("MR2 counters: %+v", c2)
 	}
+}
+
+// pbu is what an unmodified RFC 5213 MAG sends (sequence-number scheme).
+func pbu(seq, life uint16, mn string, hi mh.HandoffIndicatorValue, hnp netip.Prefix) *mh.BindingUpdate {
+	m := &mh.BindingUpdate{Sequence: seq, Flags: mh.BUFlagA | mh.BUFlagP, Lifetime: life}
+	h := &mh.HomeNetworkPrefix{Prefix: netip.IPv6Unspecified()}
+	if hnp.IsValid() {
+		h = mh.NewHNP(hnp)
+	}
+	m.Options = mh.Options{h, mh.NewNAI(mn), &mh.HandoffIndicator{Value: hi}, &mh.AccessTechnologyType{Value: 4},
+		&mh.LinkLocalAddress{Address: netip.IPv6Unspecified()}}
+	return m
+}
+
+// Draft §5, deployment A: unmodified RFC 5213 MAGs in front of the MRs,
+// which implement the LMA part (PBU/PBA) with prefixes from the HAA, the
+// location in the LM, and the MR's routes; the node then moves to a MAG
+// of another MR (§4.2 and Figure 5 through a legacy MAG).
+func TestDeploymentA(t *testing.T) {
+	w := newWorld(t)
+	cfg := Config{Deployment: DeployLMA, UpdateLMOnAttach: true, MAGs: []netip.Addr{addrs["MAG1"], addrs["MAG2"]}}
+	mr11, mr2 := w.add("MR11", cfg), w.add("MR2", cfg)
+	lla := " lla=fe80::200:5eff:fe00:5213"
+	type step struct {
+		from, to string
+		msg      mh.Message
+		want     [][]string
+		advance  time.Duration
+	}
+	for i, s := range []step{
+		{"MAG1", "MR11", pbu(1, 900, "mn1", 1, netip.Prefix{}), [][]string{
+			one("MAG1>MR11 PBU seq=1 life=900 hnp=::/0 mnid=mn1 hi=1 lla=::"),
+			one("MR11>MAG1 PBA status=0 seq=1 life=900 hnp=" + p11 + " mnid=mn1 hi=1" + lla)}, time.Second},
+		// Re-registration with the assigned prefix.
+		{"MAG1", "MR11", pbu(2, 900, "mn1", 5, pfx(p11)), [][]string{
+			one("MAG1>MR11 PBU seq=2 life=900 hnp=" + p11 + " mnid=mn1 hi=5 lla=::"),
+			one("MR11>MAG1 PBA status=0 seq=2 life=900 hnp=" + p11 + " mnid=mn1 hi=5" + lla)}, 0},
+		// An old sequence number: 135 with the last accepted one (RFC 6275 §9.5.1).
+		{"MAG1", "MR11", pbu(1, 900, "mn1", 5, pfx(p11)), [][]string{
+			one("MAG1>MR11 PBU seq=1 life=900 hnp=" + p11 + " mnid=mn1 hi=5 lla=::"),
+			one("MR11>MAG1 PBA status=135 seq=2 life=0 hnp=" + p11 + " mnid=mn1 hi=5 lla=::")}, 0},
+		// Another node's prefix: 155.
+		{"MAG1", "MR11", pbu(3, 900, "mn1", 5, pfx("2001:db8:11:9::/64")), [][]string{
+			one("MAG1>MR11 PBU seq=3 life=900 hnp=2001:db8:11:9::/64 mnid=mn1 hi=5 lla=::"),
+			one("MR11>MAG1 PBA status=155 seq=3 life=0 hnp=2001:db8:11:9::/64 mnid=mn1 hi=5 lla=::")}, 0},
+		// A MAG that is not authorised: 154.
+		{"MAG3", "MR11", pbu(1, 900, "mn9", 1, netip.Prefix{}), [][]string{
+			one("MAG3>MR11 PBU seq=1 life=900 hnp=::/0 mnid=mn9 hi=1 lla=::"),
+			one("MR11>MAG3 PBA status=154 seq=1 life=0 hnp=::/0 mnid=mn9 hi=1 lla=::")}, 0},
+		// The node leaves MAG1: de-registration; its packets are held.
+		{"MAG1", "MR11", pbu(4, 0, "mn1", 5, pfx(p11)), [][]string{
+			one("MAG1>MR11 PBU seq=4 life=0 hnp=" + p11 + " mnid=mn1 hi=5 lla=::"),
+			one("MR11>MAG1 PBA status=0 seq=4 life=0 hnp=" + p11 + " mnid=mn1 hi=5" + lla)}, 0},
+		// It attaches at MAG2, a legacy MAG in front of MR2.
+		{"MAG2", "MR2", pbu(1, 900, "mn1", 3, netip.Prefix{}), [][]string{
+			one("MAG2>MR2 PBU seq=1 life=900 hnp=::/0 mnid=mn1 hi=3 lla=::"),
+			one("MR2>MR11 HI P=true F=true code=0 mnid=mn1 ctxreq=22,42,242 rl=" + p11 + "@MR11>MR2/3600 mc=0x40/att4/rem0/seq0/fwd0"),
+			one("MR2>MAG2 PBA status=0 seq=1 life=900 hnp="+p11+" mnid=mn1 hi=3"+lla,
+				"MR11>MR2 HAck P=true F=true code=5 mnid=mn1 hnp="+p11+lla+" rl="+p11+"@MR11>MR2/3600 mc=0x80/att4/rem3600/seq4/fwd3600")}, 0},
+	} {
+		if i == 0 {
+			expectList(t, "MR11 data plane before", mr11.entries(t))
+		}
+		if i == 5 {
+			expectList(t, "MR11 data plane attached", mr11.entries(t), "prefix-route "+p11+" -> MAG1")
+		}
+		if addrs[s.from] == (netip.Addr{}) {
+			addrs[s.from] = addr("2001:db8:ff::a3")
+			defer delete(addrs, s.from)
+		}
+		w.inject(t, s.from, s.to, s.msg)
+		expectSeq(t, fmt.Sprintf("step %d", i), w.takeWire(), s.want...)
+		if s.advance > 0 {
+			w.advance(s.advance)
+		}
+		if i == 5 {
+			expectList(t, "MR11 punt at de-registration", mr11.punt.takeOps(), "hold "+p11)
+			expectList(t, "MR11 data plane after de-registration", mr11.entries(t))
+		}
+	}
+	expectList(t, "MR2 data plane", mr2.entries(t), "prefix-route "+p11+" -> MAG2", "source-route "+p11+" -> MR11 dev core0")
+	expectList(t, "MR11 data plane (anchor)", mr11.entries(t), "prefix-route "+p11+" -> MR2")
+	expectList(t, "MR11 punt", mr11.punt.takeOps(), "release "+p11)
+	expectList(t, "MR2 punt", mr2.punt.takeOps(), "hold "+p11, "release "+p11)
+	expectList(t, "LM", w.lmState("mn1"), p11+" anchor=MR11 current=MR2")
+	expectList(t, "HAA", w.haaState("mn1"), p11+" anchor=MR11")
+	c, _ := mr11.mr.Counters(w.ctx)
+	for k, v := range map[string]uint64{"PBA 0": 3, "PBA 135": 1, "PBA 155": 1, "PBA 154": 1, "HAck 5": 1} {
+		if c.StatusTx[k] != v {
+			t.Errorf("MR11 StatusTx[%q] = %d, want %d (%v)", k, c.StatusTx[k], v, c.StatusTx)
+		}
+	}
+	// The legacy MAG's heartbeat is answered (RFC 5847).
+	w.inject(t, "MAG2", "MR2", &mh.Heartbeat{Sequence: 7})
+	expectSeq(t, "heartbeat", w.takeWire(), one("MAG2>MR2 Heartbeat R=false"), one("MR2>MAG2 Heartbeat R=true"))
 }
