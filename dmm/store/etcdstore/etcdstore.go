@@ -34,7 +34,8 @@
 //     leader ends the watch with an Err event, as does a compaction
 //     (store.ErrCompacted); the watcher then resynchronises.
 //
-// Reads are linearizable. Operations are not retried here beyond what
+// Reads are linearizable (WithSerializableReads trades that for latency).
+// Operations are not retried here beyond what
 // the etcd client does (it retries reads on another endpoint): a write
 // that fails with a leader change or an unreachable member returns the
 // error and the caller decides.
@@ -44,6 +45,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -118,6 +120,15 @@ func WithSweep(interval, grace time.Duration) Option {
 	return func(s *Store) { s.sweepEvery, s.sweepGrace = interval, max(grace, 0) }
 }
 
+// WithSerializableReads makes Get, GetMany and List serializable reads:
+// answered by the member the client talks to, without the leader round
+// trip of a linearizable read, so faster, but possibly a little behind
+// the latest writes (a member that is behind, or cut off from the
+// others, answers with what it has). Transactions, compare-and-swap and
+// Revision are not affected: conditions are always checked on the
+// current state.
+func WithSerializableReads() Option { return func(s *Store) { s.serializable = true } }
+
 // WithClock sets the time source for expiry computations (default
 // time.Now). etcd leases run on the servers' clocks: this is for tests
 // that need to see the store's time, not to drive it.
@@ -130,6 +141,8 @@ type Store struct {
 	own        bool
 	ns         string
 	maxOps     int
+	// serializable: reads without the linearizable read index.
+	serializable bool
 	sweepEvery time.Duration
 	sweepGrace time.Duration
 	now        func() time.Time
@@ -217,6 +230,16 @@ func (s *Store) mapErr(err error) error {
 
 func (s *Store) key(k string) string { return s.ns + k }
 
+var serializableOpts = []clientv3.OpOption{clientv3.WithSerializable()}
+
+// readOpts returns the options of the plain reads (a fresh slice).
+func (s *Store) readOpts() []clientv3.OpOption {
+	if s.serializable {
+		return slices.Clone(serializableOpts)
+	}
+	return nil
+}
+
 func (s *Store) kv(p *mvccpb.KeyValue) store.KV {
 	kv := store.KV{Key: string(p.Key[min(len(s.ns), len(p.Key)):]), Value: p.Value,
 		CreateRevision: p.CreateRevision, ModRevision: p.ModRevision, Version: p.Version}
@@ -235,7 +258,7 @@ func (s *Store) Get(ctx context.Context, key string) (store.KV, bool, error) {
 	if err != nil {
 		return store.KV{}, false, err
 	}
-	resp, err := s.cli.Get(ctx, s.key(key))
+	resp, err := s.cli.Get(ctx, s.key(key), s.readOpts()...)
 	if err != nil {
 		return store.KV{}, false, s.mapErr(err)
 	}
@@ -289,9 +312,9 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([]store.KV, int64, 
 		ops := make([]clientv3.Op, 0, end-start)
 		for _, k := range uniq[start:end] {
 			if rev == 0 {
-				ops = append(ops, clientv3.OpGet(s.key(k)))
+				ops = append(ops, clientv3.OpGet(s.key(k), s.readOpts()...))
 			} else {
-				ops = append(ops, clientv3.OpGet(s.key(k), clientv3.WithRev(rev)))
+				ops = append(ops, clientv3.OpGet(s.key(k), append(s.readOpts(), clientv3.WithRev(rev))...))
 			}
 		}
 		resp, err := s.cli.Txn(ctx).Then(ops...).Commit()
@@ -328,7 +351,7 @@ func (s *Store) List(ctx context.Context, prefix string, limit int) ([]store.KV,
 	if err != nil {
 		return nil, 0, err
 	}
-	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend)}
+	opts := append(s.readOpts(), clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
 	if limit > 0 {
 		opts = append(opts, clientv3.WithLimit(int64(limit)))
 	}

@@ -295,6 +295,21 @@ func TestGetManyChunks(t *testing.T) {
 			t.Fatalf("kvs[%d] = %q=%q, want %q=%q", i, kvs[i].Key, kvs[i].Value, k, want)
 		}
 	}
+	// Serializable reads (one member: nothing to lag behind) see the same.
+	ser := etcdstore.New(client(t, c.Endpoints()...), etcdstore.WithMaxTxnOps(3), etcdstore.WithNamespace("g/"), etcdstore.WithSerializableReads())
+	defer ser.Close()
+	skvs, srev, err := ser.GetMany(ctx, keys)
+	if err != nil || srev != last || len(skvs) != len(keys) {
+		t.Fatalf("serializable GetMany: %d results rev %d err %v", len(skvs), srev, err)
+	}
+	for i := range keys {
+		if skvs[i].Key != kvs[i].Key || string(skvs[i].Value) != string(kvs[i].Value) || skvs[i].ModRevision != kvs[i].ModRevision {
+			t.Fatalf("serializable kvs[%d] = %+v, linearizable %+v", i, skvs[i], kvs[i])
+		}
+	}
+	if l, _, err := ser.List(ctx, "k", 2); err != nil || len(l) != 2 || l[0].Key != "k0" || l[1].Key != "k1" {
+		t.Fatalf("serializable List: %v %v", l, err)
+	}
 	kvs[1].Value[0] = 'X' // the repeated key's values are distinct copies
 	if string(kvs[5].Value) != "0" {
 		t.Fatal("repeated keys share a value buffer")
