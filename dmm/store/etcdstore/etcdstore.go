@@ -136,16 +136,16 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // Store is a store.Store over an etcd cluster.
 type Store struct {
-	cli        *clientv3.Client
-	lease      pb.LeaseClient
-	own        bool
-	ns         string
-	maxOps     int
+	cli    *clientv3.Client
+	lease  pb.LeaseClient
+	own    bool
+	ns     string
+	maxOps int
 	// serializable: reads without the linearizable read index.
 	serializable bool
-	sweepEvery time.Duration
-	sweepGrace time.Duration
-	now        func() time.Time
+	sweepEvery   time.Duration
+	sweepGrace   time.Duration
+	now          func() time.Time
 
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
