@@ -3,6 +3,7 @@ package mr
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -384,4 +385,110 @@ func TestDeploymentA(t *testing.T) {
 	// The legacy MAG's heartbeat is answered (RFC 5847).
 	w.inject(t, "MAG2", "MR2", &mh.Heartbeat{Sequence: 7})
 	expectSeq(t, "heartbeat", w.takeWire(), one("MAG2>MR2 Heartbeat R=false"), one("MR2>MAG2 Heartbeat R=true"))
+}
+
+// Draft §6: a correspondent that is a fixed node, reached by plain
+// routing (no MR at its access: its packets reach the anchor, which
+// forwards; no Redirect since the LM does not know the source) or through
+// an MR at its access router (that MR registers the fixed nodes' prefix
+// and does Figure 3, or is redirected by the anchor in Figure 4).
+func TestFixedCorrespondent6(t *testing.T) {
+	cn, plain := addr("2001:db8:c0::5"), addr("2001:db8:c9::5")
+	for _, tc := range []struct {
+		name    string
+		src     netip.Addr
+		routing RoutingMode
+		missAt  string
+		calls   []string
+		wire    [][]string
+		routes  map[string][]string
+	}{
+		{"plain routing to the anchor", plain, RoutingQuery, "MR12",
+			[]string{"MR12 LM.Query addr " + mn1HoA.String(), "MR12 LM.Query addr " + plain.String()}, nil,
+			map[string][]string{"MR12": {"prefix-route " + p12 + " -> MR11"}, "MRCN": nil}},
+		{"MR at the access router, Figure 3", cn, RoutingQuery, "MRCN",
+			[]string{"MRCN LM.Query addr " + mn1HoA.String()}, nil,
+			map[string][]string{"MR12": nil, "MRCN": {"prefix-route " + p12 + " -> MR11"}}},
+		{"MR at the access router, Figure 4", cn, RoutingRedirect, "MR12",
+			[]string{"MR12 LM.Query addr " + mn1HoA.String(), "MR12 LM.Query addr " + cn.String()},
+			[][]string{one("MR12>MRCN Redirect A=true rl=" + p12 + "@MR12>MR11/3597"), one("MRCN>MR12 RedirectAck status=0")},
+			map[string][]string{"MR12": {"prefix-route " + p12 + " -> MR11"}, "MRCN": {"prefix-route " + p12 + " -> MR11"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			cfg := Config{UpdateLMOnAttach: true, Routing: tc.routing, RedirectAck: true, NoContextTransfer: true}
+			mr11, mr12, mr31 := w.add("MR11", cfg), w.add("MR12", cfg), w.add("MR31", cfg)
+			cnCfg := cfg
+			cnCfg.Served = []netip.Prefix{cnPrefix}
+			mrcn := w.add("MRCN", cnCfg)
+			mn1At12Then11(t, w, mr12, mr11, mr31)
+			expectList(t, "served prefix in the LM", w.lmState("fixed:"+cnPrefix.String()), cnPrefix.String()+" anchor=MRCN current=MRCN")
+			w.advance(3 * time.Second)
+			w.takeWire()
+			mr12.punt.takeOps()
+			nodes := map[string]*node{"MR12": mr12, "MRCN": mrcn}
+			for _, n := range []string{"MR12", "MRCN"} {
+				expectList(t, n+" data plane before", nodes[n].entries(t))
+			}
+			nodes[tc.missAt].punt.packet(mn1HoA, tc.src, 4, true)
+			w.settle()
+			expectList(t, "LM calls", w.takeCalls(), tc.calls...)
+			expectSeq(t, "wire", w.takeWire(), tc.wire...)
+			expectList(t, "punt", nodes[tc.missAt].punt.takeOps(), "release "+p12)
+			for _, n := range []string{"MR12", "MRCN"} {
+				expectList(t, n+" data plane after", nodes[n].entries(t), tc.routes[n]...)
+			}
+		})
+	}
+}
+
+// Deployment B details: an RS is answered, a move between two links of
+// the same MR moves the routes, and a node that leaves for nowhere has
+// its held packets dropped after HoldTimeout.
+func TestDeploymentBAccess(t *testing.T) {
+	w := newWorld(t)
+	mr11 := w.add("MR11", Config{})
+	w.attachB(mr11, "mn1", "acc1", false)
+	mr11.acc.takeAds()
+	mr11.acc.emit(AccessEvent{Kind: Solicited, MNID: "mn1", Link: "acc1", LinkLocal: addr("fe80::1:2ff:fe00:1")})
+	w.settle()
+	expectList(t, "RA on RS", mr11.acc.takeAds(), ra+p11+" pref=1h0m0s valid=1h0m0s")
+	mr11.acc.emit(AccessEvent{Kind: Attached, MNID: "mn1", Link: "acc2", IfIndex: 8})
+	w.settle()
+	expectList(t, "moved link", mr11.entries(t), "access-route "+p11+" dev acc2")
+	expectList(t, "RA on the new link", mr11.acc.takeAds(), "RA acc2 to fe80::1:2ff:fe00:1: "+p11+" pref=1h0m0s valid=1h0m0s")
+	w.detachB(mr11, "mn1", "acc2")
+	mr11.punt.packet(addr("2001:db8:11::9"), mn2HoA, 2, false)
+	w.advance(DefaultHoldTimeout)
+	expectList(t, "punt", mr11.punt.takeOps(), "hold "+p11, "drop "+p11)
+	expectList(t, "data plane", mr11.entries(t))
+	c, _ := mr11.mr.Counters(w.ctx)
+	if c.DroppedPackets != 2 || c.Detaches != 1 || c.RAs != 3 {
+		t.Errorf("counters: dropped %d detaches %d RAs %d", c.DroppedPackets, c.Detaches, c.RAs)
+	}
+	// Back on the same MR: the HAA gives the same prefix (anchored here),
+	// an attachment, not a move.
+	w.attachB(mr11, "mn1", "acc1", false)
+	mns, _ := mr11.mr.MNs(w.ctx)
+	if len(mns) != 1 || mns[0].Moved || len(mns[0].Prefixes) != 1 || mns[0].Prefixes[0].Prefix != pfx(p11) {
+		t.Errorf("re-attached: %+v", mns)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	w := newWorld(t)
+	tr, _ := w.net.Attach(addr("2001:db8:ff::99"))
+	defer tr.Close()
+	deps := Deps{Transport: tr, DataPlane: nil}
+	_, err := New(Config{Address: addr("2001:db8:ff::99"), Pools: []Pool{{Prefix: pfx("2001:db8:11::/48"), AnchorMR: addrs["MR11"]},
+		{Prefix: pfx("2001:db8:11:8000::/49"), AnchorMR: addrs["MR12"]}}}, deps)
+	want := []string{
+		"mr: Pools[1] 2001:db8:11:8000::/49 overlaps Pools[0] 2001:db8:11::/48",
+		"mr: Pools: none is anchored at this MR (2001:db8:ff::99)",
+		"mr: Transport, DataPlane, Punt, LM and HAA are required",
+		"mr: deployment B (access) needs Deps.Access",
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Errorf("got %v\nwant %s", err, strings.Join(want, "\n"))
+	}
 }
