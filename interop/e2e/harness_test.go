@@ -1,0 +1,328 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pmipdmm/pmipdmm/internal/netnstest"
+)
+
+// moduleRoot is the repository root, relative to this package.
+const moduleRoot = "../.."
+
+// buildBinaries builds pmipd and pmipdemo once into dir.
+func buildBinaries(t *testing.T, dir string) (pmipd, pmipdemo string) {
+	t.Helper()
+	start := time.Now()
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/pmipd", "./cmd/pmipdemo")
+	cmd.Dir = moduleRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	t.Logf("built pmipd and pmipdemo in %v", time.Since(start).Round(time.Millisecond))
+	return filepath.Join(dir, "pmipd"), filepath.Join(dir, "pmipdemo")
+}
+
+// writeConfig copies configs/<name>.yaml into dir with its runtime paths
+// (/run/pmipd-e2e) moved into dir, after applying the replacements
+// old1, new1, ... to its text.
+func writeConfig(t *testing.T, dir, name string, repl ...string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(moduleRoot, "configs", name+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.ReplaceAll(string(b), "/run/pmipd-e2e", dir)
+	for i := 0; i+1 < len(repl); i += 2 {
+		if !strings.Contains(s, repl[i]) {
+			t.Fatalf("configs/%s.yaml: %q not found", name, repl[i])
+		}
+		s = strings.Replace(s, repl[i], repl[i+1], 1)
+	}
+	path := filepath.Join(dir, name+".yaml")
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// daemon is a pmipd process running in a namespace.
+type daemon struct {
+	name   string
+	cmd    *exec.Cmd
+	log    string // log file
+	sock   string // management socket
+	exited chan struct{}
+	err    error // exit error, once exited is closed
+}
+
+// startDaemon runs `ip netns exec NS pmipd -c cfg` with its output in a
+// log file, waits until its management socket answers, and stops it at
+// the end of the test (SIGTERM, then SIGKILL after 5 s). On failure the
+// end of its log is printed.
+func startDaemon(t *testing.T, ns *netnstest.NS, bin, name, cfg, dir string) *daemon {
+	t.Helper()
+	d := &daemon{name: name, log: filepath.Join(dir, name+".log"), sock: filepath.Join(dir, name+".sock"), exited: make(chan struct{})}
+	f, err := os.Create(d.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.cmd = exec.Command("ip", "netns", "exec", ns.Name, bin, "-c", cfg)
+	d.cmd.Stdout, d.cmd.Stderr = f, f
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		d.err = d.cmd.Wait()
+		f.Close()
+		close(d.exited)
+	}()
+	t.Cleanup(func() {
+		d.stop(t)
+		if t.Failed() {
+			t.Logf("--- last lines of %s:\n%s", d.log, tail(d.log, 40))
+		}
+	})
+	waitFor(t, 10*time.Second, name+" management socket", func() (bool, string) {
+		select {
+		case <-d.exited:
+			t.Fatalf("%s exited at start: %v\n%s", name, d.err, tail(d.log, 30))
+		default:
+		}
+		_, err := mgmtGet(d.sock, "/v1/status")
+		return err == nil, fmt.Sprint(err)
+	})
+	return d
+}
+
+// stop sends SIGTERM and waits (5 s, then SIGKILL). It returns the exit
+// error (nil for a clean exit 0).
+func (d *daemon) stop(t *testing.T) error {
+	select {
+	case <-d.exited:
+		return d.err
+	default:
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+		return d.err
+	case <-time.After(5 * time.Second):
+		t.Errorf("%s did not stop within 5 s of SIGTERM: killed", d.name)
+		_ = d.cmd.Process.Kill()
+		<-d.exited
+		return fmt.Errorf("killed")
+	}
+}
+
+func (d *daemon) signal(t *testing.T, s syscall.Signal) {
+	t.Helper()
+	if err := d.cmd.Process.Signal(s); err != nil {
+		t.Fatalf("signal %v to %s: %v", s, d.name, err)
+	}
+}
+
+// logText returns the daemon's log so far.
+func (d *daemon) logText() string {
+	b, _ := os.ReadFile(d.log)
+	return string(b)
+}
+
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// mgmtGet fetches a management API path over the Unix socket.
+func mgmtGet(sock, path string) ([]byte, error) {
+	c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}}}
+	resp, err := c.Get("http://pmipd" + path)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s: %s %s", path, resp.Status, bytes.TrimSpace(b))
+	}
+	return b, err
+}
+
+func (d *daemon) get(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := mgmtGet(d.sock, path)
+	if err != nil {
+		t.Fatalf("%s %s: %v", d.name, path, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s %s: %v\n%s", d.name, path, err, b)
+	}
+}
+
+// binding is the part of lma.Binding the tests read.
+type binding struct {
+	MN       string
+	HNPs     []netip.Prefix
+	ProxyCoA netip.Addr
+	HI       int
+	State    int // 0 active, 1 deregistered, 2 revoking
+}
+
+func (d *daemon) bindings(t *testing.T) []binding {
+	t.Helper()
+	var bs []binding
+	d.get(t, "/v1/lma/bindings", &bs)
+	return bs
+}
+
+func (d *daemon) binding(t *testing.T, mn string) *binding {
+	t.Helper()
+	for _, b := range d.bindings(t) {
+		if b.MN == mn {
+			return &b
+		}
+	}
+	return nil
+}
+
+// lmaCounters is the part of lma.Counters the tests read.
+type lmaCounters struct {
+	Rx, Tx  map[string]uint64
+	PBA     map[string]uint64 // by status code
+	Dropped map[string]uint64
+}
+
+// bulEntry is the part of mag.BULEntry the tests read.
+type bulEntry struct {
+	MNID  string
+	HNPs  []netip.Prefix
+	State string
+	HI    int
+}
+
+// waitFor polls cond every 50 ms until it holds or timeout passes (then
+// the test fails with what and cond's last note).
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, note := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s: %s", timeout, what, note)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+var globalAddrRE = regexp.MustCompile(`inet6 ([0-9a-f:]+)/(\d+) scope global`)
+
+// globalAddrs returns the MN's usable (not tentative) global addresses on dev.
+func globalAddrs(ns *netnstest.NS, dev string) []netip.Prefix {
+	out, err := ns.Exec("ip", "-6", "addr", "show", "dev", dev, "scope", "global")
+	if err != nil {
+		return nil
+	}
+	var ps []netip.Prefix
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.Contains(line, "tentative") {
+			continue
+		}
+		if m := globalAddrRE.FindStringSubmatch(line); m != nil {
+			if p, err := netip.ParsePrefix(m[1] + "/" + m[2]); err == nil {
+				ps = append(ps, p)
+			}
+		}
+	}
+	return ps
+}
+
+// ping runs count pings from ns to dst and returns the number received.
+func ping(t *testing.T, ns *netnstest.NS, dst netip.Addr, count int) (int, string) {
+	t.Helper()
+	out, _ := ns.Exec("ping", "-n", "-c", fmt.Sprint(count), "-i", "0.2", "-W", "1", "-w", fmt.Sprint(count+2), dst.String())
+	m := regexp.MustCompile(`(\d+) received`).FindStringSubmatch(out)
+	if m == nil {
+		return 0, out
+	}
+	var n int
+	fmt.Sscan(m[1], &n)
+	return n, out
+}
+
+// bg is a background command (stream sender/receiver) bounded by a context.
+type bg struct {
+	cmd    *exec.Cmd
+	out    bytes.Buffer
+	errb   bytes.Buffer
+	done   chan struct{}
+	cancel context.CancelFunc
+}
+
+func startBG(t *testing.T, timeout time.Duration, ns *netnstest.NS, bin string, args ...string) *bg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	b := &bg{done: make(chan struct{}), cancel: cancel}
+	b.cmd = exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns.Name, bin}, args...)...)
+	b.cmd.Stdout, b.cmd.Stderr = &b.out, &b.errb
+	if err := b.cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	go func() { _ = b.cmd.Wait(); close(b.done) }()
+	t.Cleanup(func() { cancel(); <-b.done })
+	return b
+}
+
+func (b *bg) wait(t *testing.T, timeout time.Duration) string {
+	t.Helper()
+	select {
+	case <-b.done:
+	case <-time.After(timeout):
+		b.cancel()
+		<-b.done
+		t.Fatalf("%v did not finish within %v", b.cmd.Args, timeout)
+	}
+	return b.out.String()
+}
+
+// streamStats is pmipdemo recv -json's result.
+type streamStats struct {
+	Sent, Received, Duplicates, Reordered, Lost uint64
+	LongestGap                                  float64 `json:"longest_gap"`
+	GapAfterSeq                                 uint64  `json:"gap_after_seq"`
+	GapMissing                                  uint64  `json:"gap_missing"`
+	GapStart                                    float64 `json:"gap_start"`
+	Duration                                    float64
+	FinSeen                                     bool `json:"fin_seen"`
+}
