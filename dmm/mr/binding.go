@@ -2,6 +2,7 @@ package mr
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/pmipdmm/pmipdmm/dmm/wire"
 	"github.com/pmipdmm/pmipdmm/internal/clock"
 	"github.com/pmipdmm/pmipdmm/internal/dataplane"
 	"github.com/pmipdmm/pmipdmm/mh"
@@ -120,7 +122,10 @@ func (m *MR) startAttach(b *binding) {
 		var locs []Location
 		var lerr error
 		if err == nil && len(hs) > 0 {
-			locs, lerr = m.d.LM.Query(ctx, LocationQuery{MNID: key})
+			locs, lerr = m.d.LM.Query(ctx, wire.QueryMN(key))
+			if errors.Is(lerr, wire.ErrLocationUnknown) {
+				lerr = nil
+			}
 		}
 		return func() { m.onHoldings(b, gen, hs, err, locs, lerr) }
 	})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/pmipdmm/pmipdmm/dmm/wire"
 	"github.com/pmipdmm/pmipdmm/internal/clock"
 	"github.com/pmipdmm/pmipdmm/internal/dataplane"
 	"github.com/pmipdmm/pmipdmm/internal/transport"
@@ -143,8 +144,13 @@ type Deps struct {
 	Transport transport.Transport
 	DataPlane dataplane.Driver
 	Punt      Punt
-	LM        LocationService
-	HAA       AddressAllocator
+	LM        wire.LocationService
+	HAA       wire.AddressAllocator
+	// Deliver, when set, is offered every received Binding Acknowledgement
+	// and Location Reply first: the wire.Requester of the LM/HAA clients
+	// when they share the MR's transport (RequesterConfig.ExternalReceive).
+	// It reports whether it consumed the packet.
+	Deliver func(transport.Packet) bool
 	// Access is the MAG part (deployment B); nil in deployment A.
 	Access Access
 	// Ingress, optional: tunnelled traffic seen from other MRs.

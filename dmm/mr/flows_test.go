@@ -151,7 +151,7 @@ func TestFigure3(t *testing.T) {
 	mr31.punt.packet(mn1HoA, mn2HoA, 3, true)
 	w.settle()
 
-	expectList(t, "LM calls", w.takeCalls(), "MR31 LM.Query addr "+mn1HoA.String())
+	expectList(t, "LM calls", w.takeCalls(), "MR31 LM.Query address "+mn1HoA.String())
 	expectList(t, "MR31 data plane after", mr31.entries(t), "prefix-route "+p12+" -> MR11", "access-route "+p31+" dev acc1")
 	expectList(t, "MR31 punt", mr31.punt.takeOps(), "release "+p12)
 	expectSeq(t, "wire (the LM is in-process; no MR signalling)", w.takeWire())
@@ -196,7 +196,7 @@ func TestFigure4(t *testing.T) {
 	mr12.punt.packet(mn1HoA, mn2HoA, 2, true)
 	w.settle()
 
-	expectList(t, "LM calls", w.takeCalls(), "MR12 LM.Query addr "+mn1HoA.String(), "MR12 LM.Query addr "+mn2HoA.String())
+	expectList(t, "LM calls", w.takeCalls(), "MR12 LM.Query address "+mn1HoA.String(), "MR12 LM.Query address "+mn2HoA.String())
 	expectList(t, "MR12 data plane after", mr12.entries(t), "prefix-route "+p12+" -> MR11")
 	expectList(t, "MR12 punt", mr12.punt.takeOps(), "release "+p12)
 	expectSeq(t, "wire", w.takeWire(),
@@ -266,7 +266,7 @@ func TestFigure5(t *testing.T) {
 		one("MR11>MR31 Redirect A=true rl=F"+p12+"@MR12>MR2/3599",
 			"MR12>MR11 RedirectAck status=0", "MR31>MR11 RedirectAck status=0"))
 	expectList(t, "LM", w.lmState("mn1"), p12+" anchor=MR12 current=MR2")
-	expectList(t, "MR2 LM/HAA calls", w.takeCalls(), "MR2 HAA.Holdings mn1", "MR2 LM.Query mn mn1",
+	expectList(t, "MR2 LM/HAA calls", w.takeCalls(), "MR2 HAA.Holdings mn1", "MR2 LM.Query MN-ID \"mn1\"",
 		"MR2 LM.Update mn1 ["+p12+"] current=MR2 anchor=MR12")
 	expectList(t, "MR11 punt", mr11.punt.takeOps(), "release "+p12)
 	expectList(t, "MR2 punt", mr2.punt.takeOps(), "hold "+p12, "release "+p12)
@@ -404,13 +404,13 @@ func TestFixedCorrespondent6(t *testing.T) {
 		routes  map[string][]string
 	}{
 		{"plain routing to the anchor", plain, RoutingQuery, "MR12",
-			[]string{"MR12 LM.Query addr " + mn1HoA.String(), "MR12 LM.Query addr " + plain.String()}, nil,
+			[]string{"MR12 LM.Query address " + mn1HoA.String(), "MR12 LM.Query address " + plain.String()}, nil,
 			map[string][]string{"MR12": {"prefix-route " + p12 + " -> MR11"}, "MRCN": nil}},
 		{"MR at the access router, Figure 3", cn, RoutingQuery, "MRCN",
-			[]string{"MRCN LM.Query addr " + mn1HoA.String()}, nil,
+			[]string{"MRCN LM.Query address " + mn1HoA.String()}, nil,
 			map[string][]string{"MR12": nil, "MRCN": {"prefix-route " + p12 + " -> MR11"}}},
 		{"MR at the access router, Figure 4", cn, RoutingRedirect, "MR12",
-			[]string{"MR12 LM.Query addr " + mn1HoA.String(), "MR12 LM.Query addr " + cn.String()},
+			[]string{"MR12 LM.Query address " + mn1HoA.String(), "MR12 LM.Query address " + cn.String()},
 			[][]string{one("MR12>MRCN Redirect A=true rl=" + p12 + "@MR12>MR11/3597"), one("MRCN>MR12 RedirectAck status=0")},
 			map[string][]string{"MR12": {"prefix-route " + p12 + " -> MR11"}, "MRCN": {"prefix-route " + p12 + " -> MR11"}}},
 	} {

@@ -15,6 +15,7 @@ import (
 	"github.com/pmipdmm/pmipdmm/dmm/haa"
 	"github.com/pmipdmm/pmipdmm/dmm/lm"
 	"github.com/pmipdmm/pmipdmm/dmm/store"
+	"github.com/pmipdmm/pmipdmm/dmm/wire"
 	"github.com/pmipdmm/pmipdmm/internal/clock"
 	"github.com/pmipdmm/pmipdmm/internal/dataplane"
 	"github.com/pmipdmm/pmipdmm/internal/transport"
@@ -68,99 +69,48 @@ func name(a netip.Addr) string {
 	return a.String()
 }
 
-// ---- in-process LM and HAA adapters (what dmm/wire provides) ----
+// ---- in-process LM and HAA (dmm/wire adapters), recording the calls ----
 
-type lmAdapter struct {
-	l   *lm.LM
-	clk clock.Clock
+type recorder struct {
 	mu  *sync.Mutex
 	log *[]string
 	who string
 }
 
-func (a *lmAdapter) note(s string) {
-	a.mu.Lock()
-	*a.log = append(*a.log, a.who+" "+s)
-	a.mu.Unlock()
+func (r recorder) note(s string) {
+	r.mu.Lock()
+	*r.log = append(*r.log, r.who+" "+s)
+	r.mu.Unlock()
 }
 
-func (a *lmAdapter) Query(ctx context.Context, q LocationQuery) ([]Location, error) {
-	var recs []lm.Record
-	var err error
-	switch {
-	case q.Addr.IsValid():
-		a.note("LM.Query addr " + q.Addr.String())
-		var r lm.Record
-		r, err = a.l.QueryAddress(ctx, q.Addr)
-		recs = []lm.Record{r}
-	case q.Prefix.IsValid():
-		a.note("LM.Query prefix " + q.Prefix.String())
-		var r lm.Record
-		r, err = a.l.QueryPrefix(ctx, q.Prefix)
-		recs = []lm.Record{r}
-	default:
-		a.note("LM.Query mn " + q.MNID)
-		recs, err = a.l.QueryMN(ctx, q.MNID)
-	}
-	if errors.Is(err, lm.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	now := a.clk.Now()
-	var out []Location
-	for _, r := range recs {
-		out = append(out, Location{Prefix: r.Prefix, AnchorMR: r.AnchorMR, CurrentMR: r.CurrentMR, Lifetime: r.Remaining(now)})
-	}
-	return out, nil
+type lmRec struct {
+	recorder
+	wire.LocationService
 }
 
-func (a *lmAdapter) Update(ctx context.Context, mnID string, ps []netip.Prefix, cur, anchor netip.Addr, life time.Duration) error {
+func (a *lmRec) Query(ctx context.Context, q wire.Query) ([]wire.Location, error) {
+	a.note("LM.Query " + q.String())
+	return a.LocationService.Query(ctx, q)
+}
+
+func (a *lmRec) Update(ctx context.Context, mnID string, ps []netip.Prefix, cur, anchor netip.Addr, life time.Duration) error {
 	a.note(fmt.Sprintf("LM.Update %s %v current=%s anchor=%s", mnID, ps, name(cur), name(anchor)))
-	for _, p := range ps {
-		_, err := a.l.Update(ctx, lm.Update{MNID: mnID, Prefix: p, AnchorMR: anchor, CurrentMR: cur, Lifetime: life,
-			Sequence: mh.TimestampValue(a.clk.Now())})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return a.LocationService.Update(ctx, mnID, ps, cur, anchor, life)
 }
 
-type haaAdapter struct {
-	h  *haa.HAA
-	mr netip.Addr
-	lmAdapter
+type haaRec struct {
+	recorder
+	wire.AddressAllocator
 }
 
-func holding(a haa.Allocation) Holding {
-	return Holding{Prefix: a.Prefix, AnchorMR: a.AnchorMR, Lifetime: a.Lifetime}
-}
-
-func (a *haaAdapter) Allocate(ctx context.Context, mnID string) ([]Holding, error) {
+func (a *haaRec) Allocate(ctx context.Context, mnID string) ([]wire.Holding, error) {
 	a.note("HAA.Allocate " + mnID)
-	x, _, err := a.h.Allocate(ctx, mnID, a.mr, 0)
-	if err != nil {
-		return nil, err
-	}
-	return []Holding{holding(x)}, nil
+	return a.AddressAllocator.Allocate(ctx, mnID)
 }
 
-func (a *haaAdapter) Holdings(ctx context.Context, mnID string) ([]Holding, error) {
+func (a *haaRec) Holdings(ctx context.Context, mnID string) ([]wire.Holding, error) {
 	a.note("HAA.Holdings " + mnID)
-	xs, err := a.h.Holdings(ctx, mnID)
-	var out []Holding
-	for _, x := range xs {
-		out = append(out, holding(x))
-	}
-	return out, err
-}
-
-func (a *haaAdapter) Release(ctx context.Context, mnID string, p netip.Prefix) error {
-	a.note("HAA.Release " + mnID + " " + p.String())
-	_, err := a.h.Release(ctx, mnID, p)
-	return err
+	return a.AddressAllocator.Holdings(ctx, mnID)
 }
 
 // ---- fake punt ----
@@ -356,9 +306,10 @@ func (w *world) add(n string, cfg Config) *node {
 		w.t.Fatal(err)
 	}
 	nd := &node{name: n, tr: tr, dp: dataplane.NewFake(), punt: newFakePunt(), done: make(chan error, 1)}
-	base := lmAdapter{l: w.lm, clk: w.clk, mu: &w.mu, log: &w.calls, who: n}
-	deps := Deps{Transport: tr, DataPlane: nd.dp, Punt: nd.punt, LM: &base,
-		HAA: &haaAdapter{h: w.haa, mr: cfg.Address, lmAdapter: base}, Clock: w.clk}
+	rec := recorder{mu: &w.mu, log: &w.calls, who: n}
+	deps := Deps{Transport: tr, DataPlane: nd.dp, Punt: nd.punt, Clock: w.clk,
+		LM:  &lmRec{rec, &wire.LocalLM{LM: w.lm, Clock: w.clk}},
+		HAA: &haaRec{rec, &wire.LocalHAA{HAA: w.haa, MR: cfg.Address, Clock: w.clk}}}
 	if cfg.Deployment != DeployLMA {
 		nd.acc = &fakeAccess{}
 		deps.Access = nd.acc

@@ -1,58 +1,21 @@
 package mr
 
 import (
-	"context"
 	"net"
 	"net/netip"
 	"time"
 
+	"github.com/pmipdmm/pmipdmm/dmm/wire"
 	"github.com/pmipdmm/pmipdmm/mh"
 )
 
-// Location is the routing location of one prefix of a mobile node (the
-// content of a Routing Location option, docs/wire-format.md §4.2).
-type Location struct {
-	Prefix    netip.Prefix
-	AnchorMR  netip.Addr
-	CurrentMR netip.Addr
-	Lifetime  time.Duration
-}
-
-// LocationQuery is a key of a location query: exactly one of Addr
-// (home address), Prefix or MNID is set.
-type LocationQuery struct {
-	Addr   netip.Addr
-	Prefix netip.Prefix
-	MNID   string
-}
-
-// LocationService is the MR's view of the LM (draft §3.3 b): a network
-// client (Location Query/Reply, PBU with Serving MAAR) or an in-process
-// adapter over lm.LM. Calls block; the MR makes them off its loop.
-type LocationService interface {
-	// Query returns the locations matching q; none (nil, nil) when the
-	// LM knows nothing.
-	Query(ctx context.Context, q LocationQuery) ([]Location, error)
-	// Update records that prefixes (all anchored at anchor) of mnID are
-	// at currentMR for lifetime (0 withdraws).
-	Update(ctx context.Context, mnID string, prefixes []netip.Prefix, currentMR, anchor netip.Addr, lifetime time.Duration) error
-}
-
-// Holding is a prefix a mobile node holds, with its anchor MR.
-type Holding struct {
-	Prefix   netip.Prefix
-	AnchorMR netip.Addr
-	Lifetime time.Duration
-}
-
-// AddressAllocator is the MR's view of the HAA of its local network
-// (draft §3.3 a): a network client (PBU/PBA) or an in-process adapter
-// over haa.HAA. Allocate hands out prefixes anchored at the calling MR.
-type AddressAllocator interface {
-	Allocate(ctx context.Context, mnID string) ([]Holding, error)
-	Holdings(ctx context.Context, mnID string) ([]Holding, error)
-	Release(ctx context.Context, mnID string, prefix netip.Prefix) error
-}
+// Location and Holding are the dmm/wire types: the MR talks to the LM
+// and the HAA through wire.LocationService and wire.AddressAllocator
+// (network clients, or in-process adapters over lm.LM and haa.HAA).
+type (
+	Location = wire.Location
+	Holding  = wire.Holding
+)
 
 // Miss is a packet to an address of a watched space for which the data
 // plane has no route (reported once per held prefix by the punt path).

@@ -352,6 +352,9 @@ func (m *MR) send(dst netip.Addr, msg mh.Message) {
 
 // handlePacket dispatches one received Mobility Header.
 func (m *MR) handlePacket(p transport.Packet) {
+	if m.d.Deliver != nil && len(p.Data) >= 8 && isAnswer(p.Data) && m.d.Deliver(p) {
+		return // an answer of the LM or HAA to its client
+	}
 	msg, err := m.dec.Decode(p.Data)
 	if err != nil {
 		m.counters.drop("malformed")
@@ -529,4 +532,14 @@ func seconds(d time.Duration) uint32 {
 		return 0xffffffff
 	}
 	return uint32(s)
+}
+
+// isAnswer: a Binding Acknowledgement or a Location Reply (what the
+// LM/HAA clients wait for).
+func isAnswer(b []byte) bool {
+	if mh.Type(b[2]) == mh.TypeBindingAck {
+		return true
+	}
+	c := mh.CurrentCodepoints()
+	return mh.Type(b[2]) == c.CarrierMHType && b[6] == c.LocationReply
 }

@@ -2,11 +2,13 @@ package mr
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/pmipdmm/pmipdmm/dmm/wire"
 	"github.com/pmipdmm/pmipdmm/internal/clock"
 	"github.com/pmipdmm/pmipdmm/internal/dataplane"
 	"github.com/pmipdmm/pmipdmm/mh"
@@ -100,7 +102,10 @@ func (m *MR) handleMiss(ms Miss) {
 	dst, src := ms.Dst, ms.Src
 	m.counters.Queries++
 	m.async(func(ctx context.Context) func() {
-		locs, err := m.d.LM.Query(ctx, LocationQuery{Addr: dst})
+		locs, err := m.d.LM.Query(ctx, wire.QueryAddress(dst))
+		if errors.Is(err, wire.ErrLocationUnknown) {
+			err = nil
+		}
 		return func() {
 			delete(m.querying, p)
 			m.onLocation(p, dst, src, own, locs, err, log)
@@ -155,7 +160,7 @@ func (m *MR) onLocation(p netip.Prefix, dst, src netip.Addr, own bool, locs []Lo
 // LM does not know is a fixed node reached by plain routing (§6).
 func (m *MR) redirectCorrespondent(loc Location, src netip.Addr) {
 	m.async(func(ctx context.Context) func() {
-		locs, err := m.d.LM.Query(ctx, LocationQuery{Addr: src})
+		locs, err := m.d.LM.Query(ctx, wire.QueryAddress(src))
 		return func() {
 			var cmr netip.Addr
 			for _, l := range locs {
