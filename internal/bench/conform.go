@@ -473,7 +473,7 @@ func (s *Session) SendPBU(p *peer, x PBU) *mh.BindingUpdate {
 }
 
 // isReplyTo reports whether m is a BA answering PBU u: same Sequence # (or
-// any, for 135) and the same MN-ID (zero length when u had none).
+// any, for 135) and the same MN-ID (when u had one).
 func isReplyTo(m mh.Message, u *mh.BindingUpdate) (*mh.BindingAck, bool) {
 	ack, ok := m.(*mh.BindingAck)
 	if !ok {
@@ -488,7 +488,7 @@ func isReplyTo(m mh.Message, u *mh.BindingUpdate) (*mh.BindingAck, bool) {
 	case hadID && hasID:
 		return ack, string(got.Identifier) == string(want.Identifier) && got.Subtype == want.Subtype
 	case !hadID:
-		return ack, !hasID || got.Empty || len(got.Identifier) == 0
+		return ack, true // by Sequence # alone; the echo rules judge its MN-ID
 	}
 	return nil, false
 }
