@@ -130,6 +130,15 @@ func (b *buffer) remove(pfx netip.Prefix) []packet {
 	return out
 }
 
+// take empties q, keeping it, and returns its packets, oldest first.
+func (b *buffer) take(q *queue) []packet {
+	out := q.pkts[q.head:]
+	b.packets -= len(out)
+	b.bytes -= q.bytes
+	q.pkts, q.head, q.bytes = nil, 0, 0
+	return out
+}
+
 // lookup returns the queue of the longest held prefix containing dst.
 func (b *buffer) lookup(dst netip.Addr) *queue {
 	best := -1

@@ -9,10 +9,13 @@
 //
 // Two ways bring packets into the device:
 //
-//   - Hold(pfx) installs a route for pfx into the device with metric
-//     HoldMetric (1), which beats the data plane's routes for the same
-//     prefix (the kernel's default metric is 1024, connected routes 256);
-//     the packets are held under pfx until Release(pfx) or Drop(pfx).
+//   - Hold(pfx) installs a route for pfx into the device in HoldTable,
+//     which the policy rule "not iif <device> lookup HoldTable" at
+//     HoldRulePref consults before the main table: every packet to pfx
+//     that did not come out of the device is held under pfx until
+//     Release(pfx) or Drop(pfx), whatever routes (of any length or metric)
+//     the main table has for it. The rule sits after the kernel's local
+//     rule and the data plane's rules (dataplane.RulePrefMin..LocalPref).
 //   - Watch(space) installs a covering route for an address space (every MR
 //     pool of the domain) with metric WatchMetric (the largest), so only
 //     packets to addresses that have no more specific route come in. Each
@@ -22,14 +25,21 @@
 //
 // Routes are tagged with the protocol RouteProto (181), not dataplane.Proto
 // (180): the data plane drivers list, reconcile and flush every route with
-// their tag in the main table as one of their own entries, and would
-// remove the hold routes. The device is not persistent: if the process
-// dies, the kernel removes it and every route through it.
+// their tag as one of their own entries, and would remove the watch and
+// hold routes. The device is not persistent: if the process dies, the
+// kernel removes it and every route through it; the policy rule stays,
+// and the next Open replaces it. One Punt per network namespace.
 //
-// Re-injected packets are forwarded by the kernel: the node must forward
-// IPv6 (net.ipv6.conf.all.forwarding=1). Before writing a packet back its
-// Hop Limit is raised by one, undoing the decrement of the second
-// forwarding pass.
+// Released packets are written back to the device: coming out of it, they
+// skip HoldTable and are routed by the main table, with the routes
+// installed meanwhile, while the hold route still catches the packets that
+// keep arriving. Release removes the hold route only after writing what
+// was held, then writes what the route sent in meanwhile, so a sender's
+// packets leave in the order they came, none overtaking (but for packets
+// racing the route removal itself, a window of microseconds). The node
+// must forward IPv6 (net.ipv6.conf.all.forwarding=1). Before writing a
+// packet back its Hop Limit is raised by one, undoing the decrement of the
+// second forwarding pass.
 //
 // Bounds: at most MaxPackets packets and MaxBytes bytes in all, and
 // MaxPerPrefix per prefix; Config.Overflow says what goes when one is
@@ -75,11 +85,13 @@ const (
 	MissQueue = 1024
 )
 
-// Kernel tags of the punt routes.
+// Kernel tags of the punt routes and rule.
 const (
-	RouteProto  = dataplane.Proto + 1 // rtm_protocol of the hold and watch routes (181)
-	HoldMetric  = 1                   // metric of a Hold route
-	WatchMetric = math.MaxUint32      // metric of a Watch route
+	RouteProto   = dataplane.Proto + 1 // rtm_protocol of the hold and watch routes (181)
+	HoldTable    = dataplane.TableMax + 1
+	HoldRulePref = 1000           // "not iif <device> lookup HoldTable"
+	HoldMetric   = 1              // metric of a Hold route (in HoldTable)
+	WatchMetric  = math.MaxUint32 // metric of a Watch route (in the main table)
 )
 
 // ErrClosed is returned by the methods of a closed Punt.
@@ -194,6 +206,7 @@ type Punt struct {
 const (
 	in6AddrGenModeNone = 1 // IN6_ADDR_GEN_MODE_NONE: no link-local address, so no DAD or MLD on the device
 	readBatch          = 256
+	releaseRounds      = 32 // rounds of writing at most, while the hold route is in
 )
 
 // Open creates the TUN device in the network namespace of the calling OS
@@ -255,6 +268,9 @@ func Open(cfg Config, clk clock.Clock, log *logrus.Entry) (*Punt, error) {
 	if err := p.h.LinkSetUp(l); err != nil {
 		return fail(fmt.Errorf("punt: %s: up: %w", cfg.Device, err))
 	}
+	if err := p.setRule(); err != nil {
+		return fail(err)
+	}
 	if p.wake, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
 		p.wake = -1
 		return fail(fmt.Errorf("punt: eventfd: %w", err))
@@ -283,9 +299,48 @@ func prefixNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), 128)}
 }
 
+// setRule replaces any rule at HoldRulePref for HoldTable (one a dead
+// process left) with this Punt's.
+func (p *Punt) setRule() error {
+	if err := p.delRules(); err != nil {
+		return err
+	}
+	r := p.rule()
+	if err := p.h.RuleAdd(r); err != nil {
+		return fmt.Errorf("punt: rule not iif %s lookup %d: %w", p.cfg.Device, HoldTable, err)
+	}
+	return nil
+}
+
+func (p *Punt) rule() *netlink.Rule {
+	r := netlink.NewRule()
+	r.Family, r.Priority, r.Table, r.IifName, r.Invert = unix.AF_INET6, HoldRulePref, HoldTable, p.cfg.Device, true
+	return r
+}
+
+func (p *Punt) delRules() error {
+	rules, err := p.h.RuleList(unix.AF_INET6)
+	if err != nil {
+		return fmt.Errorf("punt: rules: %w", err)
+	}
+	for _, r := range rules {
+		if r.Priority == HoldRulePref && r.Table == HoldTable {
+			r := r
+			if err := p.h.RuleDel(&r); err != nil && !errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("punt: delete rule %s: %w", r, err)
+			}
+		}
+	}
+	return nil
+}
+
 func (p *Punt) route(pfx netip.Prefix, metric int) *netlink.Route {
+	table := unix.RT_TABLE_MAIN
+	if metric == HoldMetric {
+		table = HoldTable
+	}
 	return &netlink.Route{LinkIndex: p.ifindex, Dst: prefixNet(pfx), Priority: metric,
-		Protocol: RouteProto, Family: unix.AF_INET6, Table: unix.RT_TABLE_MAIN}
+		Protocol: RouteProto, Family: unix.AF_INET6, Table: table}
 }
 
 func (p *Punt) routeAdd(pfx netip.Prefix, metric int) error {
@@ -333,10 +388,11 @@ func (p *Punt) Hold(pfx netip.Prefix) error {
 	return nil
 }
 
-// Release stops holding pfx: it removes the hold route, then writes the
-// packets held under pfx back to the device in arrival order, for the
-// kernel to route them with the routes installed meanwhile. It returns how
-// many it wrote. Releasing a prefix that is not held returns 0, nil.
+// Release stops holding pfx: it writes the packets held under pfx back to
+// the device in arrival order, for the kernel to route them with the
+// routes installed meanwhile, then removes the hold route and writes what
+// it sent in meanwhile. It returns how many packets it wrote. Releasing a
+// prefix that is not held returns 0, nil.
 func (p *Punt) Release(pfx netip.Prefix) (int, error) {
 	pfx, err := checkPrefix(pfx)
 	if err != nil {
@@ -347,52 +403,59 @@ func (p *Punt) Release(pfx netip.Prefix) (int, error) {
 	if p.closed {
 		return 0, ErrClosed
 	}
-	pkts, err := p.takeLocked(pfx)
-	if err != nil {
-		return 0, err
+	q := p.buf.get(pfx)
+	if q == nil {
+		return 0, nil
 	}
-	n := 0
+	// Everything the device has first, so that what was held before goes
+	// out before what comes after. While the hold route is in, what it
+	// sends in meanwhile is written in rounds (shorter and shorter as long
+	// as writing is faster than arrival) until a round finds the device
+	// empty; then the route goes, and what it sent in during its removal
+	// follows. Only those last packets can be overtaken by one the kernel
+	// routes directly once the route is gone.
+	p.buf.expire(p.clk.Now())
+	var n, total int
 	var werr error
+	for round := 0; round < releaseRounds; round++ {
+		p.drainLocked(0)
+		pkts := p.buf.take(q)
+		n, total, werr = p.writeAllLocked(pkts, n, total, werr)
+		if len(pkts) == 0 {
+			break
+		}
+	}
+	var rerr error
+	if q.hold {
+		if rerr = p.routeDel(pfx, HoldMetric); rerr == nil {
+			q.hold = false
+		}
+	}
+	p.drainLocked(0)
+	n, total, werr = p.writeAllLocked(p.buf.remove(pfx), n, total, werr)
+	p.st.Released += uint64(n)
+	p.log.WithFields(logrus.Fields{"prefix": pfx, "packets": n}).Debug("release")
+	if werr != nil {
+		rerr = errors.Join(rerr, fmt.Errorf("punt: release %s: %d of %d packets not written: %w", pfx, total-n, total, werr))
+	}
+	return n, rerr
+}
+
+// writeAllLocked writes released packets, adding to the counts of packets
+// written and tried, and keeping the first error.
+func (p *Punt) writeAllLocked(pkts []packet, n, total int, first error) (int, int, error) {
 	for _, pk := range pkts {
+		total++
 		bumpHopLimit(pk.data)
 		if err := p.writeLocked(pk.data); err != nil {
-			werr = cmpErr(werr, err)
+			if first == nil {
+				first = err
+			}
 			continue
 		}
 		n++
 	}
-	p.st.Released += uint64(n)
-	p.log.WithFields(logrus.Fields{"prefix": pfx, "packets": n}).Debug("release")
-	if werr != nil {
-		return n, fmt.Errorf("punt: release %s: %d of %d packets not written: %w", pfx, len(pkts)-n, len(pkts), werr)
-	}
-	return n, nil
-}
-
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
-}
-
-// takeLocked removes pfx's hold route, reads what the device still has
-// (packets the route sent in before it went), expires, and removes pfx's
-// queue, returning its packets.
-func (p *Punt) takeLocked(pfx netip.Prefix) ([]packet, error) {
-	q := p.buf.get(pfx)
-	if q == nil {
-		return nil, nil
-	}
-	if q.hold {
-		if err := p.routeDel(pfx, HoldMetric); err != nil {
-			return nil, err
-		}
-		q.hold = false
-	}
-	p.drainLocked(0)
-	p.buf.expire(p.clk.Now())
-	return p.buf.remove(pfx), nil
+	return n, total, first
 }
 
 // Drop stops holding pfx like Release, but discards its packets (counted
@@ -407,10 +470,18 @@ func (p *Punt) Drop(pfx netip.Prefix) int {
 	if p.closed {
 		return 0
 	}
-	pkts, err := p.takeLocked(pfx)
-	if err != nil {
-		p.log.WithError(err).Warn("drop")
+	q := p.buf.get(pfx)
+	if q == nil {
+		return 0
 	}
+	if q.hold {
+		if err := p.routeDel(pfx, HoldMetric); err != nil {
+			p.log.WithError(err).Warn("drop")
+		}
+		q.hold = false
+	}
+	p.drainLocked(0) // what the route sent in before it went
+	pkts := p.buf.remove(pfx)
 	p.buf.cnt.drop += uint64(len(pkts))
 	p.log.WithFields(logrus.Fields{"prefix": pfx, "packets": len(pkts)}).Debug("drop")
 	return len(pkts)
@@ -490,6 +561,7 @@ func (p *Punt) Close() error {
 	for s := range p.watches {
 		errs = append(errs, p.routeDel(s, WatchMetric))
 	}
+	errs = append(errs, p.delRules())
 	clear(p.watches)
 	close(p.misses)
 	p.mu.Unlock()
