@@ -8,6 +8,7 @@ set -euo pipefail
 need=(
   tshark:tshark          # outside check of the codec and the fixture corpus (issue 2)
   ip:iproute2            # network namespaces, veth, routes (data plane tests, demo)
+  ping:iputils-ping      # pings through the tunnels (interop/e2e, make demo)
 )
 
 missing=()

@@ -106,8 +106,12 @@ func cmdShow(args []string, stdout, stderr io.Writer) int {
 			if x.State >= 0 && x.State < len(bceStates) {
 				st = bceStates[x.State]
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%v\t%v\n", x.MN, strings.Join(x.HNPs, ","), x.ProxyCoA, st,
-				x.HI, x.ATT, x.Lifetime, time.Until(x.Expires).Round(time.Second))
+			exp := "-"
+			if x.State == 0 {
+				exp = time.Until(x.Expires).Round(time.Second).String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%v\t%s\n", x.MN, strings.Join(x.HNPs, ","), x.ProxyCoA, st,
+				x.HI, x.ATT, x.Lifetime, exp)
 		}
 		if len(bs) == 0 {
 			fmt.Fprintln(tw, "(empty)")

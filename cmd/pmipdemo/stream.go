@@ -40,13 +40,24 @@ type StreamStats struct {
 	GapAfterSeq uint64  `json:"gap_after_seq"`
 	GapMissing  uint64  `json:"gap_missing"`
 	GapStart    float64 `json:"gap_start"` // seconds after the first arrival
-	Duration    float64 `json:"duration"`  // first to last arrival, seconds
-	FinSeen     bool    `json:"fin_seen"`
+	// The longest gap across which sequence numbers went missing (the
+	// outage of a handover, as opposed to a scheduling pause).
+	LossGap         float64 `json:"loss_gap"`
+	LossGapAfterSeq uint64  `json:"loss_gap_after_seq"`
+	LossGapMissing  uint64  `json:"loss_gap_missing"`
+	LossGapStart    float64 `json:"loss_gap_start"`
+	Duration        float64 `json:"duration"` // first to last arrival, seconds
+	FinSeen         bool    `json:"fin_seen"`
 }
 
 func (s StreamStats) String() string {
-	return fmt.Sprintf("sent %d, received %d, lost %d, duplicates %d, reordered %d; longest gap %.1f ms (after #%d, %d missing, %.2f s into the stream)",
+	out := fmt.Sprintf("sent %d, received %d, lost %d, duplicates %d, reordered %d; longest gap %.1f ms (after #%d, %d missing, %.2f s into the stream)",
 		s.Sent, s.Received, s.Lost, s.Duplicates, s.Reordered, s.LongestGap*1000, s.GapAfterSeq, s.GapMissing, s.GapStart)
+	if s.LossGapMissing > 0 && s.LossGap != s.LongestGap {
+		out += fmt.Sprintf("; longest gap with losses %.1f ms (after #%d, %d missing, %.2f s into the stream)",
+			s.LossGap*1000, s.LossGapAfterSeq, s.LossGapMissing, s.LossGapStart)
+	}
+	return out
 }
 
 func cmdRecv(args []string, stdout, stderr io.Writer) int {
@@ -109,13 +120,16 @@ func receive(c net.PacketConn, deadline time.Time) StreamStats {
 			first, last, lastSeq, highest, have = now, now, seq, seq, true
 			continue
 		}
-		if gap := now.Sub(last).Seconds(); gap > st.LongestGap {
-			st.LongestGap, st.GapAfterSeq, st.GapStart = gap, lastSeq, last.Sub(first).Seconds()
-			if seq > lastSeq {
-				st.GapMissing = seq - lastSeq - 1
-			} else {
-				st.GapMissing = 0
-			}
+		var missing uint64
+		if seq > lastSeq {
+			missing = seq - lastSeq - 1
+		}
+		gap := now.Sub(last).Seconds()
+		if gap > st.LongestGap {
+			st.LongestGap, st.GapAfterSeq, st.GapMissing, st.GapStart = gap, lastSeq, missing, last.Sub(first).Seconds()
+		}
+		if missing > 0 && gap > st.LossGap {
+			st.LossGap, st.LossGapAfterSeq, st.LossGapMissing, st.LossGapStart = gap, lastSeq, missing, last.Sub(first).Seconds()
 		}
 		if seq < highest {
 			st.Reordered++

@@ -323,6 +323,9 @@ type streamStats struct {
 	GapAfterSeq                                 uint64  `json:"gap_after_seq"`
 	GapMissing                                  uint64  `json:"gap_missing"`
 	GapStart                                    float64 `json:"gap_start"`
+	LossGap                                     float64 `json:"loss_gap"`
+	LossGapMissing                              uint64  `json:"loss_gap_missing"`
+	LossGapStart                                float64 `json:"loss_gap_start"`
 	Duration                                    float64
 	FinSeen                                     bool `json:"fin_seen"`
 }
