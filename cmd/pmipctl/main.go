@@ -92,7 +92,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-12s %s\n", n, strings.ReplaceAll(commands[n].summary, "\n", "\n"+strings.Repeat(" ", 15)))
 	}
 	fmt.Fprintln(w, "\nRun 'pmipctl help <command>' for a command's arguments.")
 }
