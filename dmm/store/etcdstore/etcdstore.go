@@ -700,11 +700,15 @@ func (s *Store) Watch(ctx context.Context, prefix string, fromRev int64) (<-chan
 				if e.PrevKv != nil {
 					ev.PrevKV = s.kv(e.PrevKv)
 				}
-				fromRev = ev.Revision + 1
 				if !send(ev) {
 					return
 				}
 			}
+		}
+		// The client closed the channel without our asking (e.g. the
+		// client was closed under the store): tell the watcher.
+		if wctx.Err() == nil && !s.closed.Load() {
+			send(store.Event{Err: errors.New("etcdstore: watch ended: the etcd client closed it")})
 		}
 	}()
 	return out, nil

@@ -97,7 +97,7 @@ func retry(ctx context.Context, n int, pause time.Duration, f func(attempt int) 
 // location must survive, and every query must be answered (bounded
 // retries while the leader is re-elected).
 func TestLMFailover(t *testing.T) {
-	c := etcdtest.Start(t, 3)
+	c := start3(t)
 	makeLeader(t, c, 1)
 	const ns = "fo/"
 	stA := etcdstore.New(client(t, c.Members[0].ClientURL), etcdstore.WithNamespace(ns))
@@ -287,7 +287,7 @@ func TestLMFailover(t *testing.T) {
 // members), two goroutines each, never hand out one prefix twice: 500
 // allocations from a pool of 512, then 40 more of which exactly 12 fit.
 func TestHAARace(t *testing.T) {
-	c := etcdtest.Start(t, 3)
+	c := start3(t)
 	mr := netip.MustParseAddr("2001:db8:100::1")
 	pool := netip.MustParsePrefix("2001:db8:100::/55") // 512 /64s
 	cfg := haa.Config{Pools: []haa.PoolConfig{{MR: mr, Prefix: pool}}}

@@ -41,7 +41,7 @@ func (p percentiles) String() string {
 // the member the client talks to), and through the watch-invalidated
 // cache (warmed: every record queried once before).
 func lmQueryLatency(t testing.TB, n int) (direct, serializable, cached percentiles) {
-	c := etcdtest.Start(t, 3)
+	c := etcdtest.Start(t, 3, etcdtest.Options{Heartbeat: 200 * time.Millisecond, Election: 2 * time.Second})
 	cli := client(t, c.Endpoints()...)
 	st := etcdstore.New(cli, etcdstore.WithNamespace("lat/"))
 	defer st.Close()
