@@ -349,3 +349,34 @@ func TestLeaseID(t *testing.T) {
 		t.Error("a foreign lease decoded")
 	}
 }
+
+// TestLeaseRegranted: a shared lease this store granted is revoked behind
+// its back (another front-end's sweeper, an operator): the next write
+// with that expiry second grants it again instead of failing.
+func TestLeaseRegranted(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	cli := client(t, c.Endpoints()...)
+	s := etcdstore.New(cli, etcdstore.WithSweep(-1, 0))
+	defer s.Close()
+	exp := time.Now().Add(time.Hour)
+	if _, err := s.Put(ctx, "a", []byte("1"), store.WithExpiry(exp)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Revoke(ctx, etcdstore.LeaseID(exp)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.Get(ctx, "a"); ok {
+		t.Fatal("key of a revoked lease still there")
+	}
+	if _, err := s.Put(ctx, "b", []byte("2"), store.WithExpiry(exp)); err != nil {
+		t.Fatalf("write on a revoked shared lease: %v", err)
+	}
+	raw, err := cli.Get(ctx, "b")
+	if err != nil || len(raw.Kvs) != 1 || clientv3.LeaseID(raw.Kvs[0].Lease) != etcdstore.LeaseID(exp) {
+		t.Fatalf("b: %v %v", raw, err)
+	}
+	ttl, err := cli.TimeToLive(ctx, etcdstore.LeaseID(exp))
+	if err != nil || ttl.TTL < 3500 || ttl.TTL > 3601 {
+		t.Fatalf("re-granted lease TTL %+v %v, want about an hour", ttl, err)
+	}
+}
