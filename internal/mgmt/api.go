@@ -22,7 +22,8 @@ type Error struct {
 	// Status is the HTTP status (not in the JSON body).
 	Status int `json:"-"`
 	// Code is a short machine-readable code: bad_request, unauthorized,
-	// not_found, role_not_running, method_not_allowed, timeout, internal.
+	// not_found, role_not_running, method_not_allowed, reload_refused,
+	// timeout, internal.
 	Code   string `json:"error"`
 	Detail string `json:"detail"`
 }
@@ -224,6 +225,26 @@ type Problem struct {
 }
 
 func (p Problem) String() string { return p.Key + ": " + p.Reason }
+
+// Status describes the daemon (GET /v1/status; filled by the daemon).
+type Status struct {
+	Node    string   `json:"node"`
+	Roles   []string `json:"roles"`
+	Address string   `json:"address"`
+	// Driver is the data plane driver, DriverReason why it was chosen.
+	Driver         string    `json:"driver"`
+	DriverReason   string    `json:"driver_reason,omitempty"`
+	Started        time.Time `json:"started"`
+	RestartCounter uint32    `json:"restart_counter"`
+}
+
+// ReloadResult is the answer to POST /v1/reload.
+type ReloadResult struct {
+	// Changes summarize what the reload changed (config.Changes.String,
+	// one line each).
+	Changes      []string `json:"changes"`
+	NeedsRestart bool     `json:"needs_restart,omitempty"`
+}
 
 // ---- conversions from the roles' types ----
 

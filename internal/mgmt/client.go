@@ -204,3 +204,17 @@ func (c *Client) CheckConfig(ctx context.Context, yaml []byte) (ConfigCheck, err
 	err := c.do(ctx, http.MethodPost, "/v1/config/check", "application/yaml", yaml, &r)
 	return r, err
 }
+
+// Status describes the daemon.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var r Status
+	err := c.get(ctx, "/v1/status", &r)
+	return r, err
+}
+
+// Reload has the daemon re-read and apply its configuration file.
+func (c *Client) Reload(ctx context.Context) (ReloadResult, error) {
+	var r ReloadResult
+	err := c.Do(ctx, http.MethodPost, "/v1/reload", nil, &r)
+	return r, err
+}

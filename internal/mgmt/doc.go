@@ -26,8 +26,11 @@
 //	                                 compared with what the roles want   Dataplane
 //	POST /v1/config/check            body: a YAML configuration; validated with
 //	                                 internal/config                      ConfigCheck
+//	GET  /v1/status                  the daemon: node, roles, driver     Status
+//	POST /v1/reload                  re-read and apply the configuration file (as SIGHUP)
+//	                                 ReloadResult, or 422 reload_refused with the reason
 //
 // Error codes: bad_request (400), unauthorized (401), not_found (404),
-// role_not_running (404), method_not_allowed (405), timeout (504),
-// internal (500).
+// role_not_running (404), method_not_allowed (405), reload_refused (422),
+// timeout (504), internal (500).
 package mgmt

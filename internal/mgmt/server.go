@@ -47,6 +47,13 @@ type Config struct {
 	IPsec  IPsecProvider
 	// Counters adds counters of other components to GET /v1/counters.
 	Counters []CounterSource
+	// Status describes the daemon for GET /v1/status (nil: 404).
+	Status func(ctx context.Context) (Status, error)
+	// Reload re-reads the configuration file and applies it, as SIGHUP
+	// does (e.g. (*config.Reloader).Reload); nil: POST /v1/reload
+	// answers 404. An error (invalid file: the running configuration
+	// stays) answers 422 reload_refused with the reason.
+	Reload func() (config.Changes, error)
 	// RunningConfig returns the configuration in force; when set,
 	// POST /v1/config/check also reports what a reload would change.
 	RunningConfig func() *config.Config
@@ -92,6 +99,8 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("GET /v1/counters", s.counters)
 	s.mux.HandleFunc("GET /v1/dataplane", s.dataplane)
 	s.mux.HandleFunc("POST /v1/config/check", s.configCheck)
+	s.mux.HandleFunc("GET /v1/status", s.status)
+	s.mux.HandleFunc("POST /v1/reload", s.reload)
 	return s
 }
 
@@ -538,6 +547,36 @@ func entries(es []dataplane.Entry) []DataplaneEntry {
 		out = append(out, fromEntry(e))
 	}
 	return out
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Status == nil {
+		writeError(w, &Error{Status: http.StatusNotFound, Code: "not_found", Detail: "this server has no status"})
+		return
+	}
+	st, err := s.cfg.Status(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if st.Roles == nil {
+		st.Roles = []string{}
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Reload == nil {
+		writeError(w, &Error{Status: http.StatusNotFound, Code: "not_found", Detail: "this server cannot reload a configuration"})
+		return
+	}
+	ch, err := s.cfg.Reload()
+	if err != nil {
+		writeError(w, &Error{Status: http.StatusUnprocessableEntity, Code: "reload_refused",
+			Detail: "reload refused, the running configuration stays: " + err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, ReloadResult{Changes: strings.Split(ch.String(), "\n"), NeedsRestart: ch.NeedsRestart()})
 }
 
 func (s *Server) configCheck(w http.ResponseWriter, r *http.Request) {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pmipdmm/pmipdmm/internal/config"
@@ -328,4 +329,63 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func TestStatusAndReload(t *testing.T) {
+	example := filepath.Join("..", "..", "configs", "mag1.yaml")
+	old, err := config.Load(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer, err := config.Parse([]byte(strings.Replace(string(yaml), "log_level: info", "log_level: debug", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fail atomic.Bool
+	srv := httptest.NewServer(mgmt.New(mgmt.Config{
+		Status: func(context.Context) (mgmt.Status, error) {
+			return mgmt.Status{Node: "mag1", Roles: []string{"mag"}, Address: "2001:db8:ff::11", Driver: "fake",
+				Started: mgmttest.T0, RestartCounter: 3}, nil
+		},
+		Reload: func() (config.Changes, error) {
+			if fail.Load() {
+				return config.Changes{}, errors.New("mag.lma_address: required")
+			}
+			return config.Diff(old, newer), nil
+		},
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		want         string
+	}{
+		{"GET", "/v1/status", 200, `{"node":"mag1","roles":["mag"],"address":"2001:db8:ff::11","driver":"fake","started":"2024-05-01T12:00:00Z","restart_counter":3}`},
+		{"POST", "/v1/reload", 200, `{"changes":["changed: +node.log_level"]}`},
+		{"GET", "/v1/reload", 405, `{"error":"method_not_allowed","detail":"GET /v1/reload: method not allowed (allowed: POST)"}`},
+	} {
+		if status, got := do(t, srv, tc.method, tc.path, ""); status != tc.status || got != tc.want {
+			t.Errorf("%s %s:\n got %d %s\nwant %d %s", tc.method, tc.path, status, got, tc.status, tc.want)
+		}
+	}
+	fail.Store(true)
+	_, err = mgmt.NewHTTPClient(srv.URL, srv.Client(), "").Reload(context.Background())
+	var ae *mgmt.Error
+	if !errors.As(err, &ae) || ae.Status != 422 || ae.Code != "reload_refused" ||
+		ae.Detail != "reload refused, the running configuration stays: mag.lma_address: required" {
+		t.Errorf("refused reload: %#v", err)
+	}
+	// Without the hooks: 404.
+	bare := httptest.NewServer(mgmt.New(mgmt.Config{}))
+	defer bare.Close()
+	if status, got := do(t, bare, "POST", "/v1/reload", ""); status != 404 || got != `{"error":"not_found","detail":"this server cannot reload a configuration"}` {
+		t.Errorf("reload without a hook: %d %s", status, got)
+	}
+	if status, _ := do(t, bare, "GET", "/v1/status", ""); status != 404 {
+		t.Errorf("status without a hook: %d", status)
+	}
 }
