@@ -154,10 +154,13 @@ func (c *collector) collectLMA(ctx context.Context, ch chan<- prometheus.Metric)
 		for s, v := range cnt.PBA {
 			counter(ch, descMessages, v, role, "sent", baName, strconv.Itoa(int(s)))
 		}
+		errs := map[string]uint64{"dataplane": cnt.DataPlaneErrors}
 		for r, v := range cnt.Dropped {
-			counter(ch, descErrors, v, role, Kind(r))
+			errs[Kind(r)] += v // two reasons of one kind add up (a series must be unique)
 		}
-		counter(ch, descErrors, cnt.DataPlaneErrors, role, "dataplane")
+		for k, v := range errs {
+			counter(ch, descErrors, v, role, k)
+		}
 		for _, e := range []struct {
 			name string
 			v    uint64
