@@ -17,8 +17,12 @@ import (
 	"github.com/pmipdmm/pmipdmm/mh"
 )
 
+// bg is the context of the tests' calls. It has a deadline so that a
+// test whose answer never comes (with the fake clock nothing times out)
+// fails instead of hanging until the binary's timeout.
+var bg, _ = context.WithTimeout(context.Background(), 2*time.Minute)
+
 var (
-	bg = context.Background()
 	t0 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
 	// Figure 1 of the draft.
