@@ -40,6 +40,13 @@ func ConfigureAccess(h *netlink.Handle, ifname string) error {
 			}
 		}
 	}
+	// No kernel-generated link-local: from RouterMAC it would be
+	// RouterLinkLocal itself, added with DAD, and while that DAD runs
+	// (1-2 s after a moved link comes up) the address stays tentative
+	// and the MN's Neighbor Solicitations for its router go unanswered.
+	if err := h.LinkSetIP6AddrGenMode(l, 1 /* IN6_ADDR_GEN_MODE_NONE */); err != nil {
+		return fmt.Errorf("ndp: %s: addrgenmode none: %w", ifname, err)
+	}
 	if err := h.LinkSetUp(l); err != nil {
 		return fmt.Errorf("ndp: %s: up: %w", ifname, err)
 	}
