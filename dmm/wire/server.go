@@ -60,16 +60,18 @@ func (c *ServerConfig) defaults(component string) {
 
 // ServerStats counts a server's traffic.
 type ServerStats struct {
-	Received  uint64 // packets received
-	Answered  uint64 // replies sent (cached ones included)
-	FromCache uint64 // retransmissions answered from the reply cache
-	Dropped   uint64 // packets not answered (undecodable, not for this server)
+	Received   uint64 // packets received
+	Answered   uint64 // replies sent (cached ones included; SendFailed too)
+	FromCache  uint64 // retransmissions answered from the reply cache
+	Dropped    uint64 // packets not answered (undecodable, not for this server)
+	SendFailed uint64 // replies the transport refused
 }
 
-type serverStats struct{ rx, tx, cached, dropped atomic.Uint64 }
+type serverStats struct{ rx, tx, cached, dropped, sendErr atomic.Uint64 }
 
 func (s *serverStats) get() ServerStats {
-	return ServerStats{Received: s.rx.Load(), Answered: s.tx.Load(), FromCache: s.cached.Load(), Dropped: s.dropped.Load()}
+	return ServerStats{Received: s.rx.Load(), Answered: s.tx.Load(), FromCache: s.cached.Load(),
+		Dropped: s.dropped.Load(), SendFailed: s.sendErr.Load()}
 }
 
 // handler answers one decoded request; nil means no answer.
@@ -201,11 +203,11 @@ func (s *server) packet(ctx context.Context, p *transport.Packet) {
 }
 
 func (s *server) send(p *transport.Packet, b []byte, log *logrus.Entry) {
+	s.stats.tx.Add(1) // before sending: the answer may be read before Send returns
 	if err := s.tr.Send(p.Src, b); err != nil {
+		s.stats.sendErr.Add(1)
 		log.WithError(err).Warn("send failed")
-		return
 	}
-	s.stats.tx.Add(1)
 }
 
 // pbaFor returns the PBA skeleton answering bu: P and D set, Sequence #
