@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -283,8 +284,8 @@ func ping(t *testing.T, ns *netnstest.NS, dst netip.Addr, count int) (int, strin
 // bg is a background command (stream sender/receiver) bounded by a context.
 type bg struct {
 	cmd    *exec.Cmd
-	out    bytes.Buffer
-	errb   bytes.Buffer
+	out    syncBuf
+	errb   syncBuf
 	done   chan struct{}
 	cancel context.CancelFunc
 }
@@ -314,6 +315,25 @@ func (b *bg) wait(t *testing.T, timeout time.Duration) string {
 		t.Fatalf("%v did not finish within %v", b.cmd.Args, timeout)
 	}
 	return b.out.String()
+}
+
+// syncBuf is a bytes.Buffer that a running command writes while the test
+// reads it.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // streamStats is pmipdemo recv -json's result.
