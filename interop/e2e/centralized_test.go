@@ -72,10 +72,26 @@ func newTopo(t *testing.T) *topo {
 	tp.mn.IP("link", "set", "eth0", "down")
 	tp.mn.IP("link", "set", "eth0", "address", mnMAC)
 
+	// State a previous run could have left, tagged as ours: pmipd
+	// reconciles it away at start.
+	tp.lma.IP("-6", "route", "add", "2001:db8:999::/64", "dev", "core", "proto", "180")
+	tp.mag1.IP("-6", "rule", "add", "pref", "20", "from", "2001:db8:999::/64", "iif", "acc", "lookup", "1805")
+
 	tp.lmaCfg = writeConfig(t, tp.dir, "e2e-lma")
 	tp.lmaD = startDaemon(t, tp.lma, tp.pmipd, "lma", tp.lmaCfg, tp.dir)
 	tp.mag1D = startDaemon(t, tp.mag1, tp.pmipd, "mag1", writeConfig(t, tp.dir, "e2e-mag1"), tp.dir)
 	tp.mag2D = startDaemon(t, tp.mag2, tp.pmipd, "mag2", writeConfig(t, tp.dir, "e2e-mag2"), tp.dir)
+	if out := tp.lma.IP("-6", "route", "show", "table", "all", "proto", "180"); strings.Contains(out, "2001:db8:999::") {
+		t.Errorf("LMA: stale tagged route not reconciled away at start:\n%s", out)
+	}
+	if out := tp.mag1.IP("-6", "rule"); strings.Contains(out, "2001:db8:999::") {
+		t.Errorf("MAG1: stale uplink rule not reconciled away at start:\n%s", out)
+	}
+	for _, d := range []*daemon{tp.lmaD, tp.mag1D} {
+		if !regexp.MustCompile(`reconciled.* removed=1`).MatchString(d.logText()) {
+			t.Errorf("%s: no reconcile removing 1 entry logged:\n%s", d.name, tail(d.log, 20))
+		}
+	}
 	return tp
 }
 
