@@ -349,6 +349,30 @@ func TestRunLMA(t *testing.T) {
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Errorf("management socket left behind: %v", err)
 	}
+	// A restart bumps the persisted restart counter (RFC 5847 §3.4).
+	write(base)
+	stop2 := make(chan struct{})
+	done2 := make(chan int, 1)
+	go func() { done2 <- run([]string{"-c", cfgPath}, io.Discard, &logs, stop2) }()
+	var st status
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		if r, err := client.Get("http://x/v1/status"); err == nil {
+			err = json.NewDecoder(r.Body).Decode(&st)
+			r.Body.Close()
+			if err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("second run: management socket never answered\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop2)
+	if code := <-done2; code != 0 || st.RestartCounter != 1 || st.Driver != "fake" || st.DriverReason != "test" || st.Node != "lma" {
+		t.Errorf("second run: exit %d, status %+v", code, st)
+	}
 	for _, want := range []string{"data plane selected", "reason=test", "configuration reload refused", "data plane flushed", "component=lma", "node=lma"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %q", want)
