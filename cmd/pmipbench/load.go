@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -75,6 +76,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.NoCleanup, "no-cleanup", false, "leave the MNs registered at the end")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the operation choice")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	cpuprof := fs.String("cpuprofile", "", "write a CPU profile of pmipbench itself to this file")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return flagExit(err)
@@ -106,6 +108,19 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	}
 	defer closeAll()
 	cfg.MAGs = trs
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			fmt.Fprintf(stderr, "pmipbench load: %v\n", err)
+			return exitFail
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "pmipbench load: %v\n", err)
+			return exitFail
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	rep, err := bench.Load(ctx, cfg)
