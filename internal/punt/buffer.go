@@ -43,6 +43,8 @@ type queue struct {
 	bytes int
 	hold  bool // held by Hold (a route into the device is installed)
 	miss  bool // created by a Watch miss
+	// srcs are the source prefixes reported while the queue exists.
+	srcs map[netip.Prefix]struct{}
 }
 
 func (q *queue) len() int { return len(q.pkts) - q.head }

@@ -23,6 +23,15 @@
 //     prefix is reported on Misses(); the caller finds the location,
 //     installs the route and calls Release.
 //
+// While a prefix is held (by Hold or by a miss), the distinct sources of
+// the packets arriving under it are reported on Sources(): once per (held
+// prefix, source prefix of Config.SourceBits) for as long as the prefix
+// stays held, at most Config.MaxSources per held prefix. That is how a
+// Mobility Router that holds the packets of a node that left learns which
+// correspondents send to it (draft-luo-dmm Figure 5 step 7: their MRs are
+// to be redirected). The source of the packet that caused a Miss is in
+// the Miss and not reported again.
+//
 // Routes are tagged with the protocol RouteProto (181), not dataplane.Proto
 // (180): the data plane drivers list, reconcile and flush every route with
 // their tag as one of their own entries, and would remove the watch and
@@ -80,6 +89,11 @@ const (
 	DefaultMaxBytes   = 8 << 20
 	DefaultMaxAge     = 2 * time.Second
 	DefaultMissBits   = 64
+	DefaultSourceBits = 64
+	DefaultMaxSources = 64
+	// SourceQueue is the capacity of the Sources channel; a Source that
+	// finds it full is counted in Stats.SourcesLost.
+	SourceQueue = 1024
 	// MissQueue is the capacity of the Misses channel; a Miss that finds
 	// it full is counted in Stats.MissesLost (its packets stay held).
 	MissQueue = 1024
@@ -116,6 +130,13 @@ type Config struct {
 	// MissBits is the length of the prefix a missed packet is held under
 	// (default 64; never shorter than the watched space).
 	MissBits int
+	// SourceBits is the length of the source prefixes reported on
+	// Sources (default 64).
+	SourceBits int
+	// MaxSources bounds the source prefixes reported per held prefix
+	// while it is held (default 64); more are counted in
+	// Stats.SourcesOverLimit.
+	MaxSources int
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -140,11 +161,19 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MissBits == 0 {
 		c.MissBits = DefaultMissBits
 	}
+	if c.SourceBits == 0 {
+		c.SourceBits = DefaultSourceBits
+	}
+	if c.MaxSources == 0 {
+		c.MaxSources = DefaultMaxSources
+	}
 	switch {
-	case c.MaxPackets < 0 || c.MaxPerPrefix < 0 || c.MaxBytes < 0 || c.MaxAge < 0:
+	case c.MaxPackets < 0 || c.MaxPerPrefix < 0 || c.MaxBytes < 0 || c.MaxAge < 0 || c.MaxSources < 0:
 		return c, errors.New("punt: negative bound")
 	case c.MissBits < 1 || c.MissBits > 128:
 		return c, fmt.Errorf("punt: MissBits %d not in 1..128", c.MissBits)
+	case c.SourceBits < 1 || c.SourceBits > 128:
+		return c, fmt.Errorf("punt: SourceBits %d not in 1..128", c.SourceBits)
 	case c.Overflow != DropNewest && c.Overflow != DropOldest:
 		return c, fmt.Errorf("punt: unknown overflow policy %d", c.Overflow)
 	}
@@ -164,6 +193,15 @@ type Miss struct {
 	At       time.Time
 }
 
+// Source reports a source prefix seen in the packets held under Prefix.
+type Source struct {
+	Prefix    netip.Prefix // the held prefix
+	Src       netip.Addr   // the source of the first such packet
+	SrcPrefix netip.Prefix // Src's prefix of Config.SourceBits
+	Dst       netip.Addr
+	At        time.Time
+}
+
 // Stats are a Punt's counters.
 type Stats struct {
 	Held      int                  // packets held now
@@ -178,7 +216,10 @@ type Stats struct {
 	// by Drop or Close (drop).
 	DroppedFull, DroppedAge, DroppedDrop uint64
 	Misses, MissesLost                   uint64 // Misses reported, and lost to a full channel
-	WriteErrors                          uint64 // writes to the device that failed
+	// Sources reported, lost to a full channel, and not reported because
+	// the held prefix already had MaxSources.
+	Sources, SourcesLost, SourcesOverLimit uint64
+	WriteErrors                            uint64 // writes to the device that failed
 }
 
 // Punt is a punt device with its buffer. Its methods are safe for
@@ -193,6 +234,7 @@ type Punt struct {
 	ifindex int
 	done    chan struct{}
 	misses  chan Miss
+	sources chan Source
 	rbuf    []byte
 
 	mu      sync.Mutex
@@ -230,7 +272,7 @@ func Open(cfg Config, clk clock.Clock, log *logrus.Entry) (*Punt, error) {
 		return nil, fmt.Errorf("punt: open /dev/net/tun: %w", err)
 	}
 	p := &Punt{cfg: cfg, clk: clk, log: log.WithField("punt", cfg.Device), fd: fd, wake: -1,
-		done: make(chan struct{}), misses: make(chan Miss, MissQueue), rbuf: make([]byte, 65536),
+		done: make(chan struct{}), misses: make(chan Miss, MissQueue), sources: make(chan Source, SourceQueue), rbuf: make([]byte, 65536),
 		buf: newBuffer(cfg.limits()), watches: map[netip.Prefix]bool{}}
 	fail := func(err error) (*Punt, error) {
 		unix.Close(fd)
@@ -287,6 +329,11 @@ func (p *Punt) Device() string { return p.cfg.Device }
 // Misses returns the channel on which misses of watched spaces are
 // reported, once per prefix while it is held. It is closed by Close.
 func (p *Punt) Misses() <-chan Miss { return p.misses }
+
+// Sources returns the channel on which the source prefixes of held
+// packets are reported, once per (held prefix, source prefix) while the
+// prefix is held. It is closed by Close.
+func (p *Punt) Sources() <-chan Source { return p.sources }
 
 func checkPrefix(pfx netip.Prefix) (netip.Prefix, error) {
 	if !pfx.IsValid() || !pfx.Addr().Is6() || pfx.Addr().Is4In6() {
@@ -564,6 +611,7 @@ func (p *Punt) Close() error {
 	errs = append(errs, p.delRules())
 	clear(p.watches)
 	close(p.misses)
+	close(p.sources)
 	p.mu.Unlock()
 
 	var one [8]byte
@@ -667,6 +715,7 @@ func (p *Punt) inputLocked(b []byte) {
 			return
 		}
 		q.miss = true
+		p.seenSourceLocked(q, src) // reported in the Miss
 		if !p.buf.push(q, append([]byte(nil), b...), now) {
 			p.buf.remove(pfx)
 			return
@@ -681,9 +730,53 @@ func (p *Punt) inputLocked(b []byte) {
 		p.armLocked()
 		return
 	}
+	p.sourceLocked(q, src, dst, now)
 	if p.buf.push(q, append([]byte(nil), b...), now) {
 		p.armLocked()
 	}
+}
+
+// reportable: a source that can be a correspondent elsewhere.
+func reportable(src netip.Addr) bool {
+	return !(src.IsUnspecified() || src.IsLinkLocalUnicast() || src.IsMulticast() || src.IsLoopback())
+}
+
+// seenSourceLocked records src's prefix as reported for q; it returns the
+// prefix and whether it was new and within MaxSources.
+func (p *Punt) seenSourceLocked(q *queue, src netip.Addr) (netip.Prefix, bool) {
+	if !reportable(src) {
+		return netip.Prefix{}, false
+	}
+	sp, _ := src.Prefix(p.cfg.SourceBits)
+	if _, ok := q.srcs[sp]; ok {
+		return sp, false
+	}
+	if len(q.srcs) >= p.cfg.MaxSources {
+		p.st.SourcesOverLimit++
+		return sp, false
+	}
+	if q.srcs == nil {
+		q.srcs = map[netip.Prefix]struct{}{}
+	}
+	q.srcs[sp] = struct{}{}
+	return sp, true
+}
+
+// sourceLocked reports the source prefix of a packet arriving under q,
+// once per held prefix (whether the packet is kept or the bounds drop it:
+// its sender is to be told either way).
+func (p *Punt) sourceLocked(q *queue, src, dst netip.Addr, now time.Time) {
+	sp, ok := p.seenSourceLocked(q, src)
+	if !ok {
+		return
+	}
+	select {
+	case p.sources <- Source{Prefix: q.pfx, Src: src, SrcPrefix: sp, Dst: dst, At: now}:
+		p.st.Sources++
+	default:
+		p.st.SourcesLost++
+	}
+	p.log.WithFields(logrus.Fields{"prefix": q.pfx, "src": src, "src_prefix": sp}).Debug("source")
 }
 
 // writeLocked writes one packet to the device: the kernel receives it as
