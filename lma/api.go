@@ -110,23 +110,28 @@ func (l *LMA) Peers(ctx context.Context) ([]Peer, error) {
 	return out, err
 }
 
-// Entries returns the data plane entries the LMA wants installed (for
-// dataplane.Reconcile after a restart).
+// Entries returns the data plane entries the LMA wants installed, sorted
+// (for dataplane.Reconcile after a restart). Before Run it reads the state
+// New restored from the Store, so the owner can reconcile the data plane
+// before the LMA serves.
 func (l *LMA) Entries(ctx context.Context) ([]dataplane.Entry, error) {
+	l.startMu.Lock()
+	if !l.running {
+		defer l.startMu.Unlock()
+		return l.wanted(), nil
+	}
+	l.startMu.Unlock()
 	var out []dataplane.Entry
-	err := l.call(ctx, func() {
-		for _, b := range l.byID {
-			if !b.routed {
-				continue
-			}
-			for _, p := range b.hnps {
-				out = append(out, dataplane.Entry{Kind: dataplane.KindPrefixRoute, Prefix: p, Remote: b.proxyCoA})
-			}
-		}
-	})
-	dataplane.SortEntries(out)
+	err := l.call(ctx, func() { out = l.wanted() })
 	return out, err
 }
+
+// RestartCounter returns the RFC 5847 Restart Counter the LMA sends (with
+// a Store: as New loaded and possibly incremented it).
+func (l *LMA) RestartCounter() uint32 { return l.cfg.RestartCounter }
+
+// Loaded returns what New restored from the Store.
+func (l *LMA) Loaded() LoadStats { return l.loadStats }
 
 // ErrNoBinding: no binding matches a Revoke request.
 var ErrNoBinding = errors.New("lma: no such binding")

@@ -133,6 +133,26 @@ type Config struct {
 	MaxBRAckTimeout  time.Duration
 	BRIMaxRetries    int
 
+	// Store, when set, persists the Binding Cache, the pool allocations
+	// and the Restart Counter, and New resumes them (see Store). PBAs are
+	// then sent once the change they acknowledge is durable.
+	Store Store
+	// RestartCounterAlways makes a Store-backed LMA increment the
+	// Restart Counter at every start, not only at a start that lost
+	// state (see Store).
+	RestartCounterAlways bool
+
+	// Prefixes, when set, assigns the prefixes of new mobility sessions
+	// instead of the pools and static assignments (see PrefixAssigner).
+	Prefixes PrefixAssigner
+	// OnBinding, when set, is called on the LMA's loop after each change
+	// of a binding (before the PBA is sent). It must not block nor call
+	// the LMA's synchronous methods.
+	OnBinding func(Binding, Event)
+	// ExternalReceive: Run does not read Transport (it only sends on
+	// it); the owner feeds received packets with HandlePacket.
+	ExternalReceive bool
+
 	// DataPlaneDev is the interface of Address, passed to the data plane
 	// driver's Setup.
 	DataPlaneDev string

@@ -30,6 +30,10 @@ type Counters struct {
 	BRITimeouts uint64
 	// DataPlaneErrors counts data plane operations that failed.
 	DataPlaneErrors uint64
+	// StoreErrors counts state store writes that failed (Config.Store);
+	// UnsolicitedHeartbeats the unsolicited Heartbeat Responses sent at
+	// start (RFC 5847 §3.2).
+	StoreErrors, UnsolicitedHeartbeats uint64
 }
 
 func (c *Counters) init() {

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/pmipdmm/pmipdmm/internal/clock"
@@ -67,8 +68,12 @@ type bce struct {
 	hasSeq    bool
 	lifetime  time.Duration
 	expires   time.Time
+	deadline  time.Time // when timer fires
 	created   time.Time
 	state     BCEState
+	// resumeTrigger: revocation trigger of an entry restored in
+	// StateRevoking (until Run resumes the revocation).
+	resumeTrigger mh.RevocationTrigger
 
 	gen     uint64 // bumped on every change of timers, so stale timer ops do nothing
 	timer   clock.Timer
@@ -128,6 +133,24 @@ type LMA struct {
 	// processed counts the packets handlePacket was given (tests use it
 	// to know the loop has caught up).
 	processed uint64
+
+	// Persistence (Config.Store): entries changed by the current
+	// operation, messages waiting for them to be durable, pool cursor
+	// changed, commits in flight; what New restored for Run to resume.
+	dirty        map[*bce]struct{}
+	pendingTx    []outMsg
+	poolDirty    bool
+	storePending int
+	restored     []*bce
+	loadDrop     StoreChanges
+	loadStats    LoadStats
+	// assigning: new sessions waiting for Config.Prefixes, by MN key.
+	assigning map[string]*pendingAssign
+
+	// startMu guards running, set by Run before it serves: until then
+	// Entries reads the state directly.
+	startMu sync.Mutex
+	running bool
 }
 
 // New checks cfg and returns an LMA ready to Run.
@@ -136,18 +159,20 @@ func New(cfg Config) (*LMA, error) {
 		return nil, err
 	}
 	l := &LMA{
-		cfg:      cfg,
-		ops:      make(chan func(), 1024),
-		done:     make(chan struct{}),
-		started:  make(chan struct{}),
-		byID:     map[uint64]*bce{},
-		byPrefix: map[netip.Prefix]*bce{},
-		byMN:     map[string][]*bce{},
-		lastTS:   map[string]uint64{},
-		peers:    map[netip.Addr]*peer{},
-		static:   map[netip.Prefix]string{},
-		revokes:  map[uint16]*revocation{},
-		txbuf:    make([]byte, 0, 1280),
+		cfg:       cfg,
+		ops:       make(chan func(), 1024),
+		done:      make(chan struct{}),
+		started:   make(chan struct{}),
+		byID:      map[uint64]*bce{},
+		byPrefix:  map[netip.Prefix]*bce{},
+		byMN:      map[string][]*bce{},
+		lastTS:    map[string]uint64{},
+		peers:     map[netip.Addr]*peer{},
+		static:    map[netip.Prefix]string{},
+		revokes:   map[uint16]*revocation{},
+		txbuf:     make([]byte, 0, 1280),
+		dirty:     map[*bce]struct{}{},
+		assigning: map[string]*pendingAssign{},
 	}
 	var reserved []netip.Prefix
 	for k, p := range cfg.MNs {
@@ -162,6 +187,11 @@ func New(cfg Config) (*LMA, error) {
 	}
 	l.pool = newPrefixPool(cfg.Pools, cfg.PrefixLen, reserved)
 	l.counters.init()
+	if cfg.Store != nil {
+		if err := l.loadStore(); err != nil {
+			return nil, fmt.Errorf("lma: state store: %w", err)
+		}
+	}
 	return l, nil
 }
 
@@ -177,8 +207,17 @@ func (l *LMA) Run(ctx context.Context) error {
 	if err := l.cfg.DataPlane.Setup(dataplane.Config{Local: l.cfg.Address, Dev: l.cfg.DataPlaneDev}); err != nil {
 		return fmt.Errorf("lma: data plane setup: %w", err)
 	}
+	l.startMu.Lock()
+	l.running = true
+	l.startMu.Unlock()
 	rxErr := make(chan error, 1)
-	go l.reader(ctx, rxErr)
+	if !l.cfg.ExternalReceive {
+		go l.reader(ctx, rxErr)
+	}
+	if l.cfg.Store != nil {
+		l.resumeStore()
+		l.flushStore()
+	}
 	l.scheduleHeartbeat()
 	close(l.started)
 	l.cfg.Log.WithField("address", l.cfg.Address).Info("LMA running")
@@ -186,6 +225,7 @@ func (l *LMA) Run(ctx context.Context) error {
 		select {
 		case op := <-l.ops:
 			op()
+			l.flushStore()
 		case <-ctx.Done():
 			l.stopTimers()
 			return nil
@@ -311,6 +351,16 @@ func (l *LMA) send(dst netip.Addr, m mh.Message) {
 		return
 	}
 	l.counters.tx(m)
+}
+
+// HandlePacket processes p as a received Mobility Header, on the LMA's
+// loop: for an owner that reads the transport itself (Config.
+// ExternalReceive). It is safe from any goroutine and does not wait for
+// the processing; p.Data is copied. Packets given before Run are
+// processed once it runs; after Run has returned they are dropped.
+func (l *LMA) HandlePacket(p transport.Packet) {
+	p.Data = append([]byte(nil), p.Data...)
+	l.post(func() { l.handlePacket(p) })
 }
 
 // handlePacket dispatches one received Mobility Header (RFC 6275 §9.2

@@ -19,12 +19,13 @@ func (l *LMA) rejectSeq(r *pbuReq, st mh.Status, seq uint16, why string) {
 	if st == mh.StatusSequenceOutOfWindow {
 		pba.Sequence = seq
 	}
-	l.send(r.src, pba)
+	l.deferTx(r.src, pba)
 }
 
-// sendPBA answers r with status st for BCE b.
+// sendPBA answers r with status st for BCE b (with a Store: once the
+// change is durable).
 func (l *LMA) sendPBA(r *pbuReq, st mh.Status, b *bce) {
-	l.send(r.src, l.buildPBA(r, st, b))
+	l.deferTx(r.src, l.buildPBA(r, st, b))
 }
 
 // buildPBA builds the PBA of RFC 5213 §5.3.6 (and §8.2) for r. b is the

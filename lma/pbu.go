@@ -378,7 +378,11 @@ func (l *LMA) apply(r *pbuReq, d decision, b *bce, st mh.Status) {
 	case decWait:
 		l.hold(r, b)
 	case decNew:
-		l.initialRegistration(r, b)
+		if l.cfg.Prefixes != nil {
+			l.assign(r)
+			return
+		}
+		l.initialRegistration(r, b, nil)
 	case decUpdate:
 		switch {
 		case r.pbu.Lifetime == 0:
@@ -405,7 +409,9 @@ func (l *LMA) grantedLifetime(req uint16) uint16 {
 // initialRegistration is RFC 5213 §5.3.2. replace is a session of the
 // same MN holding exactly the requested prefixes (a new session by rule
 // §5.4.1.1 step 6): it is removed and the new session takes its prefixes.
-func (l *LMA) initialRegistration(r *pbuReq, replace *bce) {
+// assigned, when not nil, are the prefixes Config.Prefixes gave: they
+// are the session's, authorised, and nothing comes from the pools.
+func (l *LMA) initialRegistration(r *pbuReq, replace *bce, assigned []netip.Prefix) {
 	var hnps []netip.Prefix
 	allocated := map[netip.Prefix]bool{}
 	undo := func() {
@@ -415,7 +421,24 @@ func (l *LMA) initialRegistration(r *pbuReq, replace *bce) {
 			}
 		}
 	}
+	for _, p := range assigned {
+		p = p.Masked()
+		if owner := l.byPrefix[p]; owner != nil && owner != replace {
+			l.reject(r, mh.StatusNotAuthorizedForHNP, "assigned prefix "+p.String()+" is another session's")
+			return
+		}
+		if !slices.Contains(hnps, p) {
+			hnps = append(hnps, p)
+		}
+	}
+	if assigned != nil && len(hnps) == 0 {
+		l.reject(r, mh.StatusInsufficientResources, "no prefix assigned")
+		return
+	}
 	for _, p := range r.nonZero {
+		if assigned != nil {
+			break
+		}
 		if !l.prefixAuthorized(r, p, replace) {
 			undo()
 			l.reject(r, mh.StatusNotAuthorizedForHNP, "prefix "+p.String()+" not authorised for this MN")
@@ -428,7 +451,7 @@ func (l *LMA) initialRegistration(r *pbuReq, replace *bce) {
 			}
 		}
 	}
-	if r.anyZero {
+	if r.anyZero && assigned == nil {
 		n := 0
 		for _, p := range r.policy.Prefixes {
 			p = p.Masked()
@@ -445,6 +468,7 @@ func (l *LMA) initialRegistration(r *pbuReq, replace *bce) {
 				return
 			}
 			allocated[p] = true
+			l.poolDirty = true
 			hnps = append(hnps, p)
 		}
 	}
@@ -490,6 +514,7 @@ func (l *LMA) initialRegistration(r *pbuReq, replace *bce) {
 		return
 	}
 	r.log.WithFields(logrus.Fields{"hnp": hnps, "lifetime": b.lifetime}).Info("mobility session created")
+	l.emit(b, EventCreated)
 	l.sendPBA(r, mh.StatusAccepted, b)
 }
 
@@ -532,6 +557,7 @@ func (l *LMA) accept(r *pbuReq, b *bce) {
 	} else {
 		b.timestamp, b.pbuTS = 0, 0
 	}
+	l.markDirty(b)
 	b.seq, b.hasSeq = r.pbu.Sequence, r.ts == nil
 	b.hi = r.hiValue()
 	b.att = r.attValue()
@@ -548,6 +574,7 @@ func (l *LMA) accept(r *pbuReq, b *bce) {
 	b.lifetime = time.Duration(units) * 4 * time.Second
 	b.expires = r.now.Add(b.lifetime)
 	if units == 0 {
+		b.deadline = b.expires
 		return // de-registration: its own timer
 	}
 	b.state = StateActive
@@ -555,6 +582,7 @@ func (l *LMA) accept(r *pbuReq, b *bce) {
 }
 
 func (l *LMA) restartTimer(b *bce, d time.Duration, reason string) {
+	b.deadline = l.cfg.Clock.Now().Add(d)
 	b.gen++
 	if b.timer != nil {
 		b.timer.Stop()
@@ -589,10 +617,13 @@ func (l *LMA) extend(r *pbuReq, b *bce) {
 	switch {
 	case handoff:
 		r.log.WithFields(logrus.Fields{"old_mag": oldCoA, "hnp": b.hnps, "restored": restored}).Info("binding moved to a new MAG (RFC 5213 §5.3.4)")
+		l.emit(b, EventMoved)
 	case restored:
 		r.log.WithField("hnp", b.hnps).Info("binding restored during the de-registration delay")
+		l.emit(b, EventRefreshed)
 	default:
 		r.log.Debug("binding lifetime extended")
+		l.emit(b, EventRefreshed)
 	}
 	l.sendPBA(r, mh.StatusAccepted, b)
 }
@@ -610,6 +641,7 @@ func (l *LMA) deregister(r *pbuReq, b *bce) {
 		l.removeRoutes(b)
 		l.restartTimer(b, l.cfg.MinDelayBeforeBCEDelete, "de-registration delay over, binding deleted")
 		r.log.WithField("hnp", b.hnps).Info("binding de-registered; deleted after MinDelayBeforeBCEDelete")
+		l.emit(b, EventDeregistered)
 	}
 	l.sendPBA(r, mh.StatusAccepted, b)
 	if h := b.held; h != nil {
@@ -705,6 +737,7 @@ func (l *LMA) removeBCE(b *bce, reason string) {
 		return
 	}
 	b.removed = true
+	l.markDirty(b)
 	b.gen++
 	if b.timer != nil {
 		b.timer.Stop()
@@ -735,4 +768,5 @@ func (l *LMA) removeBCE(b *bce, reason string) {
 	if h := b.held; h != nil {
 		l.resumeHeld(b, h, false)
 	}
+	l.emit(b, EventRemoved)
 }

@@ -60,6 +60,7 @@ func (l *LMA) Reconfigure(ctx context.Context, c Config) error {
 			}
 		}
 		l.pool, l.static = pool, static
+		l.poolDirty = true
 		l.cfg.Pools, l.cfg.PrefixLen, l.cfg.PrefixesPerSession = c.Pools, c.PrefixLen, c.PrefixesPerSession
 		l.cfg.MNs, l.cfg.DefaultMN, l.cfg.MAGs = c.MNs, c.DefaultMN, c.MAGs
 		l.cfg.MinDelayBeforeBCEDelete = c.MinDelayBeforeBCEDelete

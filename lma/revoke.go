@@ -58,10 +58,12 @@ func (l *LMA) startRevocation(b *bce, trigger mh.RevocationTrigger) *revocation 
 	l.revokes[rv.seq] = rv
 	b.revoke = rv
 	b.state = StateRevoking
+	l.markDirty(b)
 	l.removeRoutes(b)
 	l.cfg.Log.WithField("mn", b.mnKey).WithField("mag", b.proxyCoA).WithField("trigger", trigger).Info("revoking binding (RFC 5846)")
 	l.send(rv.dst, bri)
 	l.armRevocation(rv)
+	l.emit(b, EventRevoking)
 	return rv
 }
 
@@ -96,6 +98,7 @@ func (l *LMA) handleBRA(src netip.Addr, m *mh.BindingRevocationAck) {
 		// RFC 5846 §9.1: the MAG still serves the MN: keep the binding.
 		b := rv.b
 		b.state = StateActive
+		l.markDirty(b)
 		if err := l.installRoutes(b); err != nil {
 			l.cfg.Log.WithError(err).Error("cannot restore the prefix routes")
 		}
