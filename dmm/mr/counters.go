@@ -34,6 +34,10 @@ type Counters struct {
 	PuntErrors, DataPlaneErrors  uint64
 	RAs, RAErrors                uint64
 	Ingress                      uint64
+	// HeldSources: source prefixes of held packets reported by the punt
+	// path; SourceQueries: LM queries they caused (the previous MR
+	// looking for the correspondents' MRs to redirect).
+	HeldSources, SourceQueries uint64
 }
 
 func (c *Counters) init() {

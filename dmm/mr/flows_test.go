@@ -223,7 +223,17 @@ func TestFigure4(t *testing.T) {
 // MR31) going on: context transfer, temporary forwarding MR11 -> MR2,
 // Redirects to the MRs that route to MR11, LM update, forwarding removed
 // when the handover is done; packets in flux are held, not dropped.
+//
+// The previous MR learns MR31 from the held packets' source (the punt
+// path's report, looked up in the LM), with or without the data plane's
+// ingress report (Observe).
 func TestFigure5(t *testing.T) {
+	for _, observe := range []bool{false, true} {
+		t.Run(fmt.Sprintf("observe=%v", observe), func(t *testing.T) { testFigure5(t, observe) })
+	}
+}
+
+func testFigure5(t *testing.T, observe bool) {
 	w := newWorld(t)
 	cfg := Config{UpdateLMOnAttach: true, RedirectAck: true}
 	mr11, mr12, mr31 := w.add("MR11", cfg), w.add("MR12", cfg), w.add("MR31", cfg)
@@ -233,8 +243,10 @@ func TestFigure5(t *testing.T) {
 	// sees its tunnelled packets (data-plane ingress report).
 	mr31.punt.packet(mn1HoA, mn2HoA, 1, true)
 	w.settle()
-	if err := mr11.mr.Observe(w.ctx, addrs["MR31"], mn1HoA); err != nil {
-		t.Fatal(err)
+	if observe {
+		if err := mr11.mr.Observe(w.ctx, addrs["MR31"], mn1HoA); err != nil {
+			t.Fatal(err)
+		}
 	}
 	w.advance(time.Second)
 	w.takeWire()
@@ -250,7 +262,13 @@ func TestFigure5(t *testing.T) {
 	// MN1 leaves MR11: its packets are held there until MR2 is known.
 	w.detachB(mr11, "mn1", "acc1")
 	mr11.punt.packet(mn1HoA, mn2HoA, 5, false)
+	w.settle()
 	expectList(t, "MR11 punt at detach", mr11.punt.takeOps(), "hold "+p12)
+	// The held packets' source: MN2, whose MR the LM knows.
+	expectList(t, "MR11 LM calls", w.takeCalls(), "MR11 LM.Query address "+mn2HoA.String())
+	if corr, _ := mr11.mr.Correspondents(w.ctx); fmt.Sprint(corr[pfx(p12)]) != fmt.Sprint([]netip.Addr{addrs["MR31"]}) {
+		t.Errorf("MR11 correspondents before the HI: %v", corr)
+	}
 	deps, _ := mr11.mr.Departures(w.ctx)
 	if len(deps) != 1 || !deps[0].Holding {
 		t.Errorf("MR11 departures: %+v", deps)
@@ -290,6 +308,89 @@ func TestFigure5(t *testing.T) {
 	if c2.HandoversIn != 1 || c2.Moves != 1 {
 		t.Errorf("MR2 counters: %+v", c2)
 	}
+}
+
+// Figure 5, the previous MR's side with several kinds of senders: the
+// held packets' sources are looked up in the LM (one query per source
+// /64); MR31 and MR32 (Figure 3 correspondents: they queried the LM and
+// tunnel straight to MR11) are redirected with the anchor when the HI
+// comes; a node attached at MR11 itself and a fixed node outside every
+// pool are not; a correspondent found after the HI is redirected at
+// once, and one whose MR was redirected already is not again.
+func TestFigure5HeldSources(t *testing.T) {
+	w := newWorld(t)
+	cfg := Config{UpdateLMOnAttach: true, RedirectAck: true}
+	mr11, mr12, mr31 := w.add("MR11", cfg), w.add("MR12", cfg), w.add("MR31", cfg)
+	mr32, mrcn, mr2 := w.add("MR32", cfg), w.add("MRCN", cfg), w.add("MR2", cfg)
+	mn1At12Then11(t, w, mr12, mr11, mr31)
+	w.attachB(mr32, "mn3", "acc1", false)
+	w.attachB(mr11, "mn4", "acc2", false)
+	w.attachB(mrcn, "mn6", "acc1", false)
+	mn3, mn4, mn6 := addr("2001:db8:32::1"), addr("2001:db8:11::1"), addr("2001:db8:c1::1")
+	plain := addr("2001:db8:c9::5")
+	mr31.punt.packet(mn1HoA, mn2HoA, 1, true)
+	mr32.punt.packet(mn1HoA, mn3, 1, true)
+	mrcn.punt.packet(mn1HoA, mn6, 1, true)
+	w.advance(time.Second)
+	expectList(t, "MR32 data plane", mr32.entries(t), "prefix-route "+p12+" -> MR11", "access-route 2001:db8:32::/64 dev acc1")
+	w.takeWire()
+	w.takeCalls()
+
+	w.detachB(mr11, "mn1", "acc1")
+	for _, src := range []netip.Addr{mn2HoA, addr("2001:db8:31::77"), mn3, plain, mn4, mn2HoA} {
+		mr11.punt.packet(mn1HoA, src, 2, false)
+	}
+	w.settle()
+	expectList(t, "MR11 LM calls", w.takeCalls(),
+		"MR11 LM.Query address "+mn4.String(), "MR11 LM.Query address "+mn2HoA.String(),
+		"MR11 LM.Query address "+mn3.String(), "MR11 LM.Query address "+plain.String())
+	corr, _ := mr11.mr.Correspondents(w.ctx)
+	if fmt.Sprint(corr[pfx(p12)]) != fmt.Sprint([]netip.Addr{addrs["MR31"], addrs["MR32"]}) {
+		t.Errorf("MR11 correspondents: %v", corr)
+	}
+	expectSeq(t, "wire before the HI", w.takeWire())
+
+	w.attachB(mr2, "mn1", "acc1", true)
+	rl := " rl=F" + p12 + "@MR12>MR2/3599"
+	expectSeq(t, "wire", w.takeWire(),
+		one("MR2>MR11 HI P=true F=true code=0 mnid=mn1 ctxreq=22,42,242 rl="+p12+"@MR12>MR2/3600 mc=0x40/att4/rem0/seq0/fwd0"),
+		one("MR11>MR2 HAck P=true F=true code=5 mnid=mn1 hnp="+p12+" lla=fe80::200:5eff:fe00:5213 lliid=fe80::1:2ff:fe00:1"+rl+" mc=0x80/att4/rem3599/seq0/fwd10"),
+		one("MR11>MR12 Redirect A=true"+rl, "MR11>MR31 Redirect A=true"+rl, "MR11>MR32 Redirect A=true"+rl,
+			"MR12>MR11 RedirectAck status=0", "MR31>MR11 RedirectAck status=0", "MR32>MR11 RedirectAck status=0"))
+	for n, nd := range map[string]*node{"MR31": mr31, "MR32": mr32} {
+		es := nd.entries(t)
+		if len(es) != 2 || es[0] != "prefix-route "+p12+" -> MR2" {
+			t.Errorf("%s after the Redirect: %v", n, es)
+		}
+	}
+	w.takeCalls()
+
+	// Found after the HI (its LM answer came late): redirected at once;
+	// a source whose MR was redirected already, or a source /64 seen
+	// already, gives no second Redirect.
+	for _, src := range []netip.Addr{mn6, addr("2001:db8:31:5::1"), mn3} {
+		if err := mr11.mr.call(w.ctx, func() { mr11.mr.handleSource(HeldSource{Prefix: pfx(p12), Src: src}) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.settle()
+	expectList(t, "MR11 LM calls after the HI", w.takeCalls(),
+		"MR11 LM.Query address 2001:db8:31:5::1", "MR11 LM.Query address "+mn6.String())
+	expectSeq(t, "late correspondent", w.takeWire(),
+		one("MR11>MRCN Redirect A=true"+rl), one("MRCN>MR11 RedirectAck status=0"))
+	expectList(t, "MRCN data plane", mrcn.entries(t), "prefix-route "+p12+" -> MR2", "access-route 2001:db8:c1::/64 dev acc1")
+	c, _ := mr11.mr.Counters(w.ctx)
+	if c.HeldSources != 7 || c.SourceQueries != 6 || c.RedirectsSent != 4 || c.Released != 12 {
+		t.Errorf("MR11 counters: held sources %d source queries %d redirects %d released %d",
+			c.HeldSources, c.SourceQueries, c.RedirectsSent, c.Released)
+	}
+	// Once the handover is over, sources are not looked up any more.
+	w.advance(10 * time.Second)
+	if err := mr11.mr.call(w.ctx, func() { mr11.mr.handleSource(HeldSource{Prefix: pfx(p12), Src: addr("2001:db8:2:9::1")}) }); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	expectList(t, "no lookup after the handover", w.takeCalls())
 }
 
 // pbu is what an unmodified RFC 5213 MAG sends (sequence-number scheme).

@@ -1,11 +1,15 @@
 package mr
 
 import (
+	"context"
+	"errors"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/pmipdmm/pmipdmm/dmm/wire"
 	"github.com/pmipdmm/pmipdmm/internal/clock"
 	"github.com/pmipdmm/pmipdmm/internal/dataplane"
 	"github.com/pmipdmm/pmipdmm/lma"
@@ -34,7 +38,21 @@ type departure struct {
 	fwdTimer  clock.Timer
 	pendingRd int // Redirects not acknowledged yet
 	log       *logrus.Entry
+	// srcSeen: source prefixes of held packets already looked up in the
+	// LM; redirected: the (prefix, correspondent's MR) pairs a Redirect
+	// went to.
+	srcSeen    map[netip.Prefix]bool
+	redirected map[corrKey]bool
 }
+
+type corrKey struct {
+	p  netip.Prefix
+	mr netip.Addr
+}
+
+// maxSourcesPerDeparture bounds the LM lookups the sources of one
+// departed node's held packets cause.
+const maxSourcesPerDeparture = 256
 
 func (d *departure) stop() {
 	d.gen++
@@ -50,7 +68,8 @@ func (m *MR) newDeparture(b *binding) *departure {
 		m.endDeparture(old, "replaced")
 	}
 	dp := &departure{key: b.key, mnid: b.mnid, prefixes: b.prefixes, ll: b.ll, att: b.att,
-		lastSeq: b.lastSeq, hasSeq: b.hasSeq, lastTS: b.lastTS, expires: b.expires, log: b.log}
+		lastSeq: b.lastSeq, hasSeq: b.hasSeq, lastTS: b.lastTS, expires: b.expires, log: b.log,
+		srcSeen: map[netip.Prefix]bool{}, redirected: map[corrKey]bool{}}
 	m.departed[b.key] = dp
 	return dp
 }
@@ -326,6 +345,7 @@ func (m *MR) redirectAll(dp *departure, forward bool) {
 				order = append(order, a)
 			}
 			targets[a] = append(targets[a], rl)
+			dp.redirected[corrKey{x.p, a}] = true
 		}
 	}
 	for _, a := range order {
@@ -333,6 +353,114 @@ func (m *MR) redirectAll(dp *departure, forward bool) {
 		if tx != nil {
 			dp.pendingRd++
 		}
+	}
+}
+
+// ---- correspondents found through the held packets ----
+
+// departureOf returns the departed node holding prefix p, and its prefix.
+func (m *MR) departureOf(p netip.Prefix) (*departure, *prefix) {
+	for _, dp := range m.departed {
+		for _, x := range dp.prefixes {
+			if x.p == p {
+				return dp, x
+			}
+		}
+	}
+	return nil, nil
+}
+
+// handleSource: packets of a node that left are held here and one came
+// from a source prefix not seen yet. Its sender's MR routes the node's
+// traffic to this MR (Figure 3: it queried the LM and tunnels here;
+// Figure 4 or §6: it is the anchor's traffic): the previous MR finds that
+// MR through the LM, by the source address (as the anchor of Figure 4
+// does), and redirects it to the new MR (Figure 5 step 7): at once when
+// the new MR is known, else with the other Redirects when the HI comes.
+func (m *MR) handleSource(s HeldSource) {
+	m.counters.HeldSources++
+	if !s.Src.IsValid() {
+		return
+	}
+	dp, _ := m.departureOf(s.Prefix.Masked())
+	if dp == nil {
+		return // not a departed node's prefix (a miss, or a node arriving)
+	}
+	sp := s.SrcPrefix
+	if !sp.IsValid() {
+		sp = netip.PrefixFrom(s.Src, 64).Masked()
+	}
+	if dp.srcSeen[sp] || len(dp.srcSeen) >= maxSourcesPerDeparture {
+		return
+	}
+	dp.srcSeen[sp] = true
+	p, src, gen := s.Prefix.Masked(), s.Src, dp.gen
+	m.counters.SourceQueries++
+	m.async(func(ctx context.Context) func() {
+		locs, err := m.d.LM.Query(ctx, wire.QueryAddress(src))
+		if errors.Is(err, wire.ErrLocationUnknown) {
+			err = nil
+		}
+		return func() { m.onSourceLocation(dp, gen, p, src, locs, err) }
+	})
+}
+
+func (m *MR) onSourceLocation(dp *departure, gen uint64, p netip.Prefix, src netip.Addr, locs []Location, err error) {
+	if m.departed[dp.key] != dp || dp.gen != gen {
+		return // the handover is over
+	}
+	log := dp.log.WithFields(logrus.Fields{"prefix": p, "src": src})
+	if err != nil {
+		m.counters.LMErrors++
+		log.WithError(err).Warn("LM query for a correspondent failed")
+		return
+	}
+	var cmr netip.Addr
+	for _, l := range locs {
+		if l.Prefix.Contains(src) && l.CurrentMR.IsValid() {
+			cmr = l.CurrentMR
+		}
+	}
+	if !cmr.IsValid() {
+		// Not in the LM: a node at the anchor of its pool (no LM update
+		// at its attachment, §4.1), or a fixed node reached by plain
+		// routing (§6), outside every pool: nobody to redirect.
+		a, ok := m.anchorOf(src)
+		if !ok {
+			log.Debug("correspondent not in the LM nor in a pool (a fixed node): no Redirect")
+			return
+		}
+		cmr = a
+	}
+	if cmr == m.cfg.Address || cmr == dp.nmr {
+		return
+	}
+	var x *prefix
+	for _, y := range dp.prefixes {
+		if y.p == p {
+			x = y
+		}
+	}
+	if x == nil {
+		return
+	}
+	m.addCorrespondent(p, cmr)
+	log = log.WithField("correspondent_mr", cmr)
+	if !dp.nmr.IsValid() {
+		log.Info("correspondent's MR found: redirected when the new MR is known")
+		return
+	}
+	if dp.redirected[corrKey{p, cmr}] {
+		return
+	}
+	dp.redirected[corrKey{p, cmr}] = true
+	rl := mh.NewRoutingLocation(p, x.anchor, dp.nmr, seconds(max(dp.expires.Sub(m.d.Clock.Now()), 0)))
+	if slices.Contains(dp.fwd, p) {
+		rl.Flags |= mh.RLFlagF
+	}
+	log.WithField("new_mr", dp.nmr).Info("correspondent's MR found: redirecting it")
+	if tx := m.sendRedirect(cmr, []*mh.RoutingLocation{rl}, dp); tx != nil {
+		dp.pendingRd++
 	}
 }
 
@@ -416,7 +544,9 @@ func (m *MR) redirectDone(tx *redirectTx) {
 	}
 	gen := dp.gen
 	m.after(m.cfg.ForwardingDrain, func() {
-		if m.departed[dp.key] == dp && dp.gen == gen {
+		// A Redirect sent meanwhile (a correspondent found late) is
+		// waited for too.
+		if m.departed[dp.key] == dp && dp.gen == gen && dp.pendingRd <= 0 {
 			m.endDeparture(dp, "every correspondent redirected")
 		}
 	})

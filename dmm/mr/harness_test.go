@@ -115,17 +115,29 @@ func (a *haaRec) Holdings(ctx context.Context, mnID string) ([]wire.Holding, err
 
 // ---- fake punt ----
 
+// fakePunt is the punt path: like internal/punt it reports the first
+// packet of a missed prefix as a Miss and, while a prefix is held, each
+// new source /64 of its packets (the Miss's own excepted) as a
+// HeldSource.
 type fakePunt struct {
 	mu       sync.Mutex
 	ops      []string
 	held     map[netip.Prefix]int // packets buffered per held prefix
+	srcs     map[netip.Prefix]map[netip.Prefix]bool
 	misses   chan Miss
+	sources  chan HeldSource
 	injected int
+	reported int
 }
 
 func newFakePunt() *fakePunt {
-	return &fakePunt{held: map[netip.Prefix]int{}, misses: make(chan Miss, 16)}
+	return &fakePunt{held: map[netip.Prefix]int{}, srcs: map[netip.Prefix]map[netip.Prefix]bool{},
+		misses: make(chan Miss, 16), sources: make(chan HeldSource, 16)}
 }
+
+var _ SourceReporter = (*fakePunt)(nil)
+
+func (f *fakePunt) Sources() <-chan HeldSource { return f.sources }
 
 func (f *fakePunt) op(s string) {
 	f.mu.Lock()
@@ -146,6 +158,7 @@ func (f *fakePunt) Release(p netip.Prefix) (int, error) {
 	defer f.mu.Unlock()
 	n := f.held[p]
 	delete(f.held, p)
+	delete(f.srcs, p)
 	f.ops = append(f.ops, "release "+p.String())
 	return n, nil
 }
@@ -155,6 +168,7 @@ func (f *fakePunt) Drop(p netip.Prefix) (int, error) {
 	defer f.mu.Unlock()
 	n := f.held[p]
 	delete(f.held, p)
+	delete(f.srcs, p)
 	f.ops = append(f.ops, "drop "+p.String())
 	return n, nil
 }
@@ -165,16 +179,28 @@ func (f *fakePunt) Misses() <-chan Miss        { return f.misses }
 // packet simulates packets reaching a held (or watched and missing) prefix.
 func (f *fakePunt) packet(dst, src netip.Addr, n int, miss bool) {
 	p := netip.PrefixFrom(dst, 64).Masked()
+	sp := netip.PrefixFrom(src, 64).Masked()
 	f.mu.Lock()
 	_, held := f.held[p]
 	f.held[p] += n
+	if f.srcs[p] == nil {
+		f.srcs[p] = map[netip.Prefix]bool{}
+	}
+	seen := f.srcs[p][sp]
+	f.srcs[p][sp] = true
 	if !held && miss {
 		f.injected++
 		f.mu.Unlock()
 		f.misses <- Miss{Dst: dst, Src: src, Prefix: p, At: t0}
 		return
 	}
+	if !held || seen {
+		f.mu.Unlock()
+		return
+	}
+	f.reported++
 	f.mu.Unlock()
+	f.sources <- HeldSource{Prefix: p, Src: src, SrcPrefix: sp, Dst: dst, At: t0}
 }
 
 // takeOps returns the operations since the last call, watches excluded.
@@ -354,9 +380,10 @@ func (w *world) settle() {
 			dl := w.deliv[nd.mr.cfg.Address]
 			w.mu.Unlock()
 			nd.punt.mu.Lock()
-			inj := nd.punt.injected
+			inj, rep := nd.punt.injected, nd.punt.reported
 			nd.punt.mu.Unlock()
-			if nd.mr.busy.Load() != 0 || uint64(dl) != nd.mr.processed.Load() || uint64(inj) != nd.mr.misses.Load() {
+			if nd.mr.busy.Load() != 0 || uint64(dl) != nd.mr.processed.Load() || uint64(inj) != nd.mr.misses.Load() ||
+				uint64(rep) != nd.mr.sources.Load() {
 				idle = false
 			}
 		}

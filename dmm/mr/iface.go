@@ -42,6 +42,25 @@ type Punt interface {
 	Misses() <-chan Miss
 }
 
+// HeldSource reports a source prefix of the packets held under Prefix
+// (internal/punt Sources): a correspondent that sends to a node whose
+// location is in flux. The previous MR of a handover turns each into the
+// correspondent's MR to redirect (draft Figure 5 step 7).
+type HeldSource struct {
+	Prefix    netip.Prefix // the held prefix
+	Src       netip.Addr   // the first such packet's source
+	SrcPrefix netip.Prefix // its source prefix (reported once per held prefix)
+	Dst       netip.Addr
+	At        time.Time
+}
+
+// SourceReporter is implemented by a Punt that reports the sources of the
+// packets it holds (PuntAdapter does). The MR uses it when Deps.Punt
+// implements it.
+type SourceReporter interface {
+	Sources() <-chan HeldSource
+}
+
 // AccessKind is the kind of an AccessEvent.
 type AccessKind uint8
 

@@ -57,6 +57,7 @@ type MR struct {
 	busy      atomic.Int64
 	processed atomic.Uint64
 	misses    atomic.Uint64
+	sources   atomic.Uint64
 
 	// Owned by the loop.
 	own       []netip.Prefix
@@ -146,6 +147,10 @@ func (m *MR) Run(ctx context.Context) error {
 		m.wg.Add(1)
 		go m.ingressReader(ctx)
 	}
+	if sr, ok := m.d.Punt.(SourceReporter); ok {
+		m.wg.Add(1)
+		go m.sourceReader(ctx, sr.Sources())
+	}
 	if m.d.Access != nil {
 		if err := m.d.Access.Start(func(ev AccessEvent) {
 			m.busy.Add(1)
@@ -218,6 +223,22 @@ func (m *MR) missReader(ctx context.Context) {
 			}
 			m.busy.Add(1)
 			m.post(func() { defer m.busy.Add(-1); m.handleMiss(ms); m.misses.Add(1) })
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (m *MR) sourceReader(ctx context.Context, ch <-chan HeldSource) {
+	defer m.wg.Done()
+	for {
+		select {
+		case s, ok := <-ch:
+			if !ok {
+				return
+			}
+			m.busy.Add(1)
+			m.post(func() { defer m.busy.Add(-1); m.handleSource(s); m.sources.Add(1) })
 		case <-ctx.Done():
 			return
 		}
