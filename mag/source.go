@@ -164,12 +164,14 @@ func (s *NetlinkLinks) Start(handle func(LinkEvent)) error {
 					continue
 				}
 				a, _ := netip.AddrFromSlice(u.IP)
+				upFirst(byName[name], name, u.LinkIndex, handle)
 				handle(LinkEvent{Kind: Neighbor, Ifname: name, Ifindex: u.LinkIndex, MAC: u.HardwareAddr, Addr: a})
 			case sol := <-rch:
 				name := byIndex[sol.IfIndex]
 				if name == "" {
 					continue
 				}
+				upFirst(byName[name], name, sol.IfIndex, handle)
 				handle(LinkEvent{Kind: RouterSolicitation, Ifname: name, Ifindex: sol.IfIndex, MAC: sol.MAC, Addr: sol.Src})
 			}
 		}
@@ -218,6 +220,20 @@ func (s *NetlinkLinks) linkUpdate(u netlink.LinkUpdate, byName map[string]*nlLin
 		st.up = false
 		handle(LinkEvent{Kind: LinkDown, Ifname: name, Ifindex: idx})
 	}
+}
+
+// upFirst delivers the LinkUp (with its Moved flag) of a link the MN is
+// heard on before its carrier event was read: link and neighbor updates
+// come on two netlink sockets in no fixed order, and the MAG must not take
+// a moved-in MN for a new attachment (HI 1 instead of 3).
+func upFirst(st *nlLink, name string, idx int, handle func(LinkEvent)) {
+	if st == nil || st.up {
+		return
+	}
+	st.up = true
+	moved := st.moved
+	st.moved = false
+	handle(LinkEvent{Kind: LinkUp, Ifname: name, Ifindex: idx, Moved: moved})
 }
 
 // Close stops the subscriptions.
