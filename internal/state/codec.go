@@ -10,7 +10,8 @@ import (
 // Records are a version octet then fields in a fixed order: fixed-size
 // integers big-endian, byte strings and lists with a uvarint length,
 // addresses as a presence octet and 16 octets, prefixes as 16 octets and
-// a length octet, times as Unix nanoseconds (0: the zero time).
+// a length octet, times as Unix nanoseconds (0: the zero time; decoded
+// in UTC).
 
 var errRecord = errors.New("state: malformed record")
 
@@ -149,7 +150,7 @@ func (d *dec) time() time.Time {
 	if v == 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, int64(v))
+	return time.Unix(0, int64(v)).UTC()
 }
 func (d *dec) dur() time.Duration { return time.Duration(d.u64()) }
 
