@@ -240,6 +240,15 @@ func (d *daemon) apply(old, next *config.Config, ch config.Changes) error {
 		if err := d.lma.Reconfigure(ctx, lc); err != nil {
 			return err
 		}
+		var later []string
+		for _, k := range ch.Timers {
+			if strings.HasPrefix(k, "lma.heartbeat") || strings.HasPrefix(k, "lma.revocation") {
+				later = append(later, k)
+			}
+		}
+		if len(later) > 0 {
+			d.log.WithField("keys", later).Warn("heartbeat and revocation settings are applied at the next restart")
+		}
 	}
 	if d.mag != nil && (len(ch.ProfilesAdded)+len(ch.ProfilesRemoved)+len(ch.ProfilesChanged)+
 		len(ch.AccessAdded)+len(ch.AccessRemoved)+len(ch.AccessChanged) > 0 || len(ch.Timers) > 0) {
