@@ -385,7 +385,8 @@ func (m *MR) advertise(b *binding, withdraw bool) {
 	if m.d.Access == nil || m.cfg.Deployment != DeployAccess || b.link == "" {
 		return
 	}
-	a := Advert{Link: b.link, IfIndex: b.ifindex, Dst: b.ll, Withdrawn: withdraw}
+	a := Advert{Link: b.link, IfIndex: b.ifindex, Dst: b.ll, Withdrawn: withdraw,
+		RouterLifetime: m.cfg.RouterLifetime, MTU: m.cfg.MTU}
 	if !a.Dst.IsValid() {
 		a.Dst = netip.IPv6Unspecified()
 	}

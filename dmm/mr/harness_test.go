@@ -322,6 +322,13 @@ func newWorld(t *testing.T) *world {
 // add starts an MR named n with cfg adjusted by the defaults of the tests.
 func (w *world) add(n string, cfg Config) *node {
 	w.t.Helper()
+	return w.addWith(n, cfg, nil, nil)
+}
+
+// addWith is add with the given access side (nil: a fakeAccess in
+// deployment B) and punt path (nil: a fakePunt).
+func (w *world) addWith(n string, cfg Config, acc Access, pt Punt) *node {
+	w.t.Helper()
 	cfg.Address = addrs[n]
 	cfg.Pools = domainPools()
 	if cfg.CoreDev == "" {
@@ -333,10 +340,13 @@ func (w *world) add(n string, cfg Config) *node {
 	}
 	nd := &node{name: n, tr: tr, dp: dataplane.NewFake(), punt: newFakePunt(), done: make(chan error, 1)}
 	rec := recorder{mu: &w.mu, log: &w.calls, who: n}
-	deps := Deps{Transport: tr, DataPlane: nd.dp, Punt: nd.punt, Clock: w.clk,
+	deps := Deps{Transport: tr, DataPlane: nd.dp, Punt: nd.punt, Clock: w.clk, Access: acc,
 		LM:  &lmRec{rec, &wire.LocalLM{LM: w.lm, Clock: w.clk}},
 		HAA: &haaRec{rec, &wire.LocalHAA{HAA: w.haa, MR: cfg.Address, Clock: w.clk}}}
-	if cfg.Deployment != DeployLMA {
+	if pt != nil {
+		deps.Punt = pt
+	}
+	if cfg.Deployment != DeployLMA && acc == nil {
 		nd.acc = &fakeAccess{}
 		deps.Access = nd.acc
 	}

@@ -116,6 +116,9 @@ type Advert struct {
 	Dst       netip.Addr // the MN's link-local address, or unspecified (all-nodes)
 	Prefixes  []AdvPrefix
 	Withdrawn bool // every prefix with lifetime 0 (the MN leaves)
+	// RouterLifetime and MTU of the RA (0: the access side's defaults).
+	RouterLifetime time.Duration
+	MTU            uint32
 }
 
 // Access is the MAG part of an MR at the access (deployment B): attach
