@@ -154,7 +154,7 @@ func hexOf(b []byte) string {
 	return string(out)
 }
 
-func saveSync(t *testing.T, s lma.Store, c lma.StoreChanges) {
+func saveSync(t testing.TB, s lma.Store, c lma.StoreChanges) {
 	t.Helper()
 	e := make(chan error, 1)
 	s.SaveLMA(c, func(err error) { e <- err })
