@@ -264,6 +264,7 @@ func (m *MAG) dropEntry(e *entry) {
 	m.removeRoutes(e)
 	if m.bul[e.key] == e {
 		delete(m.bul, e.key)
+		m.unpersist(e.key)
 	}
 	if e.link.mn == e {
 		e.link.mn = nil
@@ -367,6 +368,7 @@ func (m *MAG) handlePBA(src netip.Addr, ba *mh.BindingAck) {
 	}
 	e.hnps = hnps
 	e.state = stateRegistered
+	m.persist(e)
 	log.WithFields(logrus.Fields{"hnps": hnps, "lifetime": granted, "first": first}).Info("PBA accepted")
 	if first {
 		e.raCount = 0

@@ -105,6 +105,15 @@ type Config struct {
 	// caller persists and bumps it across restarts that lose state.
 	RestartCounter uint32
 
+	// Store, when set, persists the Binding Update List and the Restart
+	// Counter, and New resumes them (see Store). RestartCounterAlways
+	// increments the counter at every start; ResumeGrace (default
+	// DefaultResumeGrace) is how long a restored entry waits for its MN
+	// to be seen again before it is de-registered.
+	Store                Store
+	RestartCounterAlways bool
+	ResumeGrace          time.Duration
+
 	// Legacy decodes messages with the codec's legacy-peer tolerance.
 	Legacy bool
 	// KeepBindingsOnStop leaves the bindings (no de-registration) and the

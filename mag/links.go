@@ -207,7 +207,9 @@ func (m *MAG) tryAttach(l *link) {
 		key: key, mnid: mnid, link: l, lma: lma, att: it.ATT, hi: hi,
 		log: log,
 	}
-	if len(hnps) > 0 {
+	if r := m.resumeFor(key, l.name); r != nil {
+		e.requested = append([]netip.Prefix(nil), r...) // keep the prefixes it had before the restart
+	} else if len(hnps) > 0 {
 		e.requested = append([]netip.Prefix(nil), hnps...)
 	} else {
 		e.requested = []netip.Prefix{allZero}

@@ -85,6 +85,8 @@ type MAG struct {
 	cnt     Counters
 	lastTS  uint64
 	tmpOpts mh.Options
+	// resume: entries restored from Config.Store, waiting for their MN.
+	resume map[string]StoredBUL
 }
 
 // New checks cfg and returns a MAG (not started).
@@ -117,6 +119,11 @@ func New(cfg Config, d Deps) (*MAG, error) {
 		it := &m.cfg.Interfaces[i]
 		m.ifaces[it.Name] = it
 	}
+	if cfg.Store != nil {
+		if err := m.loadStore(); err != nil {
+			return nil, fmt.Errorf("mag: state store: %w", err)
+		}
+	}
 	return m, nil
 }
 
@@ -130,6 +137,13 @@ func (m *MAG) Start() error {
 	m.wg.Add(2)
 	go m.loop()
 	go m.receive()
+	if len(m.resume) > 0 {
+		grace := m.cfg.ResumeGrace
+		if grace <= 0 {
+			grace = DefaultResumeGrace
+		}
+		m.after(grace, m.resumeExpired)
+	}
 	if err := m.links.Start(m.LinkEvent); err != nil {
 		m.Stop()
 		return fmt.Errorf("mag: link events: %w", err)

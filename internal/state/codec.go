@@ -59,6 +59,8 @@ func (e *enc) time(t time.Time) {
 }
 func (e *enc) dur(d time.Duration) { e.u64(uint64(d)) }
 
+func appendUvarint(b []byte, n int) []byte { return binary.AppendUvarint(b, uint64(n)) }
+
 // dec reads what enc wrote; the first error sticks and every later read
 // returns zero values.
 type dec struct {

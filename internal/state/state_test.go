@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/pmipdmm/pmipdmm/lma"
+	"github.com/pmipdmm/pmipdmm/mag"
 	"github.com/pmipdmm/pmipdmm/mh"
 )
 
@@ -342,5 +344,51 @@ func TestOpenLocked(t *testing.T) {
 	// retry period) has passed.
 	if !strings.Contains(err.Error(), "timeout") || time.Since(start) < 50*time.Millisecond {
 		t.Fatalf("did not wait for the lock: %v after %v", err, time.Since(start))
+	}
+}
+
+func TestMAGStoreRoundTrip(t *testing.T) {
+	d, path := openTemp(t, Options{})
+	s := d.MAG()
+	if st, err := s.LoadMAG(); err != nil || st.Resumable || len(st.Entries) != 0 {
+		t.Fatalf("new file: %+v %v", st, err)
+	}
+	e := mag.StoredBUL{Key: "mn0@example.org", MNIDSubtype: mh.MNIDNAI, MNID: []byte("mn0@example.org"), Interface: "acc0",
+		MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, LMA: addr("2001:db8:ff::2"), ATT: 4,
+		HNPs: []netip.Prefix{pfx("2001:db8:100::/64"), pfx("2001:db8:200::/64")}, Lifetime: 400 * time.Second, Expires: tA, Sequence: 9}
+	gone := mag.StoredBUL{Key: "gone", Interface: "acc1", HNPs: []netip.Prefix{pfx("2001:db8:300::/64")}, Expires: tA}
+	done := make(chan error, 2)
+	s.SaveMAG([]mag.StoredBUL{e, gone}, nil, func(err error) { done <- err })
+	s.SaveMAG(nil, []string{"gone"}, func(err error) { done <- err })
+	if err := errors.Join(<-done, <-done); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetRestartCounter(3); err != nil {
+		t.Fatal(err)
+	}
+	raw := encodeBUL(&e)
+	for n := 0; n < len(raw); n++ {
+		var x mag.StoredBUL
+		if decodeBUL(raw[:n], &x) == nil {
+			t.Fatalf("truncated to %d octets: no error", n)
+		}
+	}
+	d.Close()
+	d2, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	st, err := d2.MAG().LoadMAG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := mag.StoredMAG{Entries: []mag.StoredBUL{e}, RestartCounter: 3, Resumable: true}
+	if !reflect.DeepEqual(st, want) {
+		t.Fatalf("reloaded:\n got %+v\nwant %+v", st, want)
+	}
+	// The LMA's counter is its own.
+	if lst, _ := d2.LMA().LoadLMA(); lst.Resumable || lst.RestartCounter != 0 {
+		t.Fatalf("LMA state: %+v", lst)
 	}
 }
