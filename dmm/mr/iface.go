@@ -132,7 +132,8 @@ type Access interface {
 }
 
 // Ingress is the optional data-plane report of tunnelled traffic
-// arriving from another MR (outer source Remote) for Dst: how an MR
+// arriving from another MR (outer source Remote) for Dst: another way
+// (besides the held packets' sources of a SourceReporter punt) an MR
 // learns the correspondents' MRs that it must redirect at handover.
 type Ingress struct {
 	Remote netip.Addr

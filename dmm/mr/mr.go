@@ -8,7 +8,7 @@
 // context transfer and temporary forwarding of a handover (Figure 5).
 //
 // One goroutine (the loop started by Run) owns all state, gobgp style:
-// received signalling, punt misses, access events, answers of the LM and
+// received signalling, punt misses and held packets' sources, access events, answers of the LM and
 // HAA (called off the loop, since they may be network clients), timers and
 // management calls are operations on it. Transport, data plane, punt path,
 // LM, HAA, access side, clock and logger are injected (Deps).
