@@ -43,7 +43,8 @@ type daemon struct {
 	mag      *mag.MAG
 	nd       *ndp.Conn
 	links    *mag.NetlinkLinks
-	mgmt     *mgmtServer
+	ops      ops       // management API and metrics (ops.go)
+	sec      *secState // IPsec of the signalling (ipsec.go), nil without an ipsec section
 	stopOnce sync.Once
 }
 
@@ -94,9 +95,9 @@ func start(cfg *config.Config, logger *logrus.Logger, base *logrus.Entry) (_ *da
 	}
 	d.log.WithField("added", added).WithField("removed", removed).Info("data plane reconciled with the (empty) wanted state")
 
-	tr, err := openTransport(cfg)
+	tr, err := d.openSignalling(cfg, base)
 	if err != nil {
-		return nil, fmt.Errorf("transport.address: %w", err)
+		return nil, err
 	}
 	d.tr = tr
 	d.log.WithField("address", tr.LocalAddr()).Info("Mobility Header socket open")
@@ -111,16 +112,8 @@ func start(cfg *config.Config, logger *logrus.Logger, base *logrus.Entry) (_ *da
 			return nil, err
 		}
 	}
-	if cfg.Management.Socket != "" {
-		m, err := startMgmt(d, cfg.Management.Socket)
-		if err != nil {
-			return nil, fmt.Errorf("management.socket: %w", err)
-		}
-		d.mgmt = m
-		d.log.WithField("socket", cfg.Management.Socket).Info("management API listening")
-	}
-	if cfg.Metrics.Listen != "" {
-		d.log.WithField("listen", cfg.Metrics.Listen).Debug("metrics.listen: the Prometheus endpoint is not implemented yet")
+	if err := d.startOps(base); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -268,9 +261,7 @@ func (d *daemon) apply(old, next *config.Config, ch config.Changes) error {
 // kernel. It is idempotent.
 func (d *daemon) stop() {
 	d.stopOnce.Do(func() {
-		if d.mgmt != nil {
-			d.mgmt.close()
-		}
+		d.stopOps()
 		if d.mag != nil {
 			d.mag.Stop() // closes the transport and the link source
 		}
@@ -299,5 +290,6 @@ func (d *daemon) stop() {
 				d.log.Info("data plane flushed")
 			}
 		}
+		d.sec.cleanup()
 	})
 }

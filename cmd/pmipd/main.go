@@ -13,8 +13,10 @@
 // fake, or auto, which probes the kernel and logs why), removes what a
 // previous run left tagged in the kernel (dataplane.Reconcile with the
 // empty wanted state of a fresh start), opens the raw Mobility Header
-// socket bound to transport.address, runs the role, and serves the
-// management API on management.socket (see mgmt.go).
+// socket bound to transport.address (protected as the ipsec section says:
+// see ipsec.go), runs the role, and serves the management API of
+// internal/mgmt on management.socket and Prometheus metrics on
+// metrics.listen (see ops.go).
 //
 // Signals: SIGHUP re-reads FILE; an invalid file is refused with the
 // reason and the running configuration kept; the LMA applies changes of
@@ -89,17 +91,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int {
 		return 1
 	}
 	r := config.NewReloader(*file, cfg, d.apply, base.WithField("component", "config"))
-	if d.mgmt != nil {
-		d.mgmt.reload = func() (string, error) {
-			ch, err := r.Reload()
-			if err != nil {
-				log.WithError(err).Error("configuration reload refused")
-				return "", err
-			}
-			log.WithField("changes", ch.String()).Info("configuration reloaded (management request)")
-			return ch.String(), nil
-		}
-	}
+	d.ops.setReload(r.Reload)
 	ctx, cancel := context.WithCancel(context.Background())
 	reloadDone := make(chan struct{})
 	go func() {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -18,8 +19,8 @@ import (
 
 	"github.com/pmipdmm/pmipdmm/internal/config"
 	"github.com/pmipdmm/pmipdmm/internal/dataplane"
+	"github.com/pmipdmm/pmipdmm/internal/mgmt"
 	"github.com/pmipdmm/pmipdmm/internal/transport"
-	"github.com/pmipdmm/pmipdmm/lma"
 	"github.com/pmipdmm/pmipdmm/mh"
 )
 
@@ -323,15 +324,29 @@ func TestRunLMA(t *testing.T) {
 		t.Errorf("after a refused reload: %d (the running config was not kept)", st)
 	}
 
-	r, err := client.Get("http://x/v1/lma/counters")
+	r, err := client.Get("http://x/v1/counters")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ctr lma.Counters
+	var ctr struct{ Counters []mgmt.Counter }
 	err = json.NewDecoder(r.Body).Decode(&ctr)
 	r.Body.Close()
-	if err != nil || ctr.Dropped["malformed"] != 1 || ctr.PBA[mh.StatusMAGNotAuthorizedForProxyReg] != 2 || ctr.PBA[0] != 2 {
-		t.Errorf("counters: %+v %v", ctr, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := func(name, key string) uint64 {
+		for _, c := range ctr.Counters {
+			if c.Role == "lma" && c.Name == name && c.Key == key {
+				return c.Value
+			}
+		}
+		return 0
+	}
+	pba154 := fmt.Sprintf("%d %v", mh.StatusMAGNotAuthorizedForProxyReg, mh.StatusMAGNotAuthorizedForProxyReg)
+	pba0 := fmt.Sprintf("0 %v", mh.StatusAccepted)
+	if counter("dropped", "malformed") != 1 || counter("pba_status", pba154) != 2 || counter("pba_status", pba0) != 2 {
+		t.Errorf("counters: dropped/malformed %d, pba %q %d, pba %q %d; all: %+v", counter("dropped", "malformed"),
+			pba154, counter("pba_status", pba154), pba0, counter("pba_status", pba0), ctr.Counters)
 	}
 
 	close(stop)
@@ -354,7 +369,7 @@ func TestRunLMA(t *testing.T) {
 	stop2 := make(chan struct{})
 	done2 := make(chan int, 1)
 	go func() { done2 <- run([]string{"-c", cfgPath}, io.Discard, &logs, stop2) }()
-	var st status
+	var st mgmt.Status
 	deadline = time.Now().Add(5 * time.Second)
 	for {
 		if r, err := client.Get("http://x/v1/status"); err == nil {

@@ -6,59 +6,26 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/pmipdmm/pmipdmm/internal/mgmt"
 )
 
-// get fetches path from the management API on the Unix socket sock.
-func get(sock, path string) ([]byte, error) {
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		}}}
-	resp, err := c.Get("http://pmipd" + path)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s: %s", path, resp.Status, strings.TrimSpace(string(b)))
-	}
-	return b, nil
-}
+// paths are the management API endpoints (internal/mgmt) show reads.
+var paths = map[string]string{"status": "/v1/status", "bindings": "/v1/bindings", "bul": "/v1/bul",
+	"counters": "/v1/counters", "dataplane": "/v1/dataplane"}
 
-type binding struct {
-	MN        string
-	HNPs      []string
-	ProxyCoA  string
-	LinkLocal string
-	ATT       int
-	HI        int
-	State     int
-	Lifetime  time.Duration
-	Expires   time.Time
+func joinPrefixes(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
 }
-
-type bulEntry struct {
-	MNID      string
-	Interface string
-	LMA       string
-	HNPs      []string
-	State     string
-	HI        int
-	Lifetime  time.Duration
-	Expires   time.Time
-}
-
-var bceStates = []string{"active", "deregistered", "revoking"}
 
 func cmdShow(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pmipdemo show", flag.ContinueOnError)
@@ -70,74 +37,80 @@ func cmdShow(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	what := fs.Arg(0)
-	path := map[string]string{"status": "/v1/status", "bindings": "/v1/lma/bindings", "bul": "/v1/mag/bul",
-		"dataplane": "/v1/dataplane"}[what]
-	if what == "counters" {
-		path = "/v1/lma/counters"
-		if b, err := get(*sock, "/v1/status"); err == nil && strings.Contains(string(b), `"mag"`) {
-			path = "/v1/mag/counters"
-		}
-	}
+	path := paths[what]
 	if path == "" {
 		fmt.Fprintf(stderr, "pmipdemo show: unknown %q\n", what)
 		return 2
 	}
-	b, err := get(*sock, path)
-	if err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var b json.RawMessage
+	if err := mgmt.NewClient(*sock).Do(ctx, http.MethodGet, path, nil, &b); err != nil {
 		fmt.Fprintln(stderr, "pmipdemo show:", err)
 		return 1
 	}
-	if *raw || what == "status" || what == "counters" {
-		fmt.Fprint(stdout, string(b))
+	if *raw || what == "status" {
+		fmt.Fprintln(stdout, string(b))
 		return 0
 	}
 	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
 	defer tw.Flush()
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, "pmipdemo show:", err)
+		return 1
+	}
 	switch what {
 	case "bindings":
-		var bs []binding
-		if err := json.Unmarshal(b, &bs); err != nil {
-			fmt.Fprintln(stderr, "pmipdemo show:", err)
-			return 1
+		var r struct{ Bindings []mgmt.Binding }
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fail(err)
 		}
 		fmt.Fprintln(tw, "MN-ID\tHNP\tPROXY-COA (MAG)\tSTATE\tHI\tATT\tLIFETIME\tEXPIRES IN")
-		for _, x := range bs {
-			st := fmt.Sprint(x.State)
-			if x.State >= 0 && x.State < len(bceStates) {
-				st = bceStates[x.State]
-			}
+		for _, x := range r.Bindings {
 			exp := "-"
-			if x.State == 0 {
-				exp = time.Until(x.Expires).Round(time.Second).String()
+			if x.State == "active" {
+				exp = (time.Duration(x.Remaining) * time.Second).String()
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%v\t%s\n", x.MN, strings.Join(x.HNPs, ","), x.ProxyCoA, st,
-				x.HI, x.ATT, x.Lifetime, exp)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%v\t%s\n", x.MN, joinPrefixes(x.HNPs), x.ProxyCoA, x.State,
+				x.HI, x.ATT, time.Duration(x.Lifetime)*time.Second, exp)
 		}
-		if len(bs) == 0 {
+		if len(r.Bindings) == 0 {
 			fmt.Fprintln(tw, "(empty)")
 		}
 	case "bul":
-		var es []bulEntry
-		if err := json.Unmarshal(b, &es); err != nil {
-			fmt.Fprintln(stderr, "pmipdemo show:", err)
-			return 1
+		var r struct{ BUL []mgmt.BULEntry }
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fail(err)
 		}
 		fmt.Fprintln(tw, "MN-ID\tINTERFACE\tLMA\tHNP\tSTATE\tHI\tLIFETIME")
-		for _, x := range es {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%v\n", x.MNID, x.Interface, x.LMA, strings.Join(x.HNPs, ","), x.State, x.HI, x.Lifetime)
+		for _, x := range r.BUL {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%v\n", x.MNID, x.Interface, x.LMA, joinPrefixes(x.HNPs), x.State, x.HI,
+				time.Duration(x.Lifetime)*time.Second)
 		}
-		if len(es) == 0 {
+		if len(r.BUL) == 0 {
 			fmt.Fprintln(tw, "(empty)")
 		}
+	case "counters":
+		var r struct{ Counters []mgmt.Counter }
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintln(tw, "ROLE\tCOUNTER\tKEY\tVALUE")
+		for _, x := range r.Counters {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", x.Role, x.Name, x.Key, x.Value)
+		}
 	case "dataplane":
-		var es []struct{ Kind, Prefix, Remote, Dev string }
-		if err := json.Unmarshal(b, &es); err != nil {
-			fmt.Fprintln(stderr, "pmipdemo show:", err)
-			return 1
+		var d mgmt.Dataplane
+		if err := json.Unmarshal(b, &d); err != nil {
+			return fail(err)
 		}
 		fmt.Fprintln(tw, "KIND\tPREFIX\tTUNNEL TO\tDEV")
-		for _, x := range es {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", x.Kind, x.Prefix, x.Remote, x.Dev)
+		for _, x := range d.Entries {
+			remote := ""
+			if x.Remote.IsValid() {
+				remote = x.Remote.String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", x.Kind, x.Prefix, remote, x.Dev)
 		}
 	}
 	return 0

@@ -142,15 +142,14 @@ func (tp *topo) attach(t *testing.T) (netip.Addr, netip.Prefix) {
 	})
 	t.Logf("MN address %v after %v", addr, time.Since(t0).Round(time.Millisecond))
 	b := tp.lmaD.binding(t, mnID)
-	if b == nil || len(b.HNPs) != 1 || b.ProxyCoA != mag1Addr || b.State != 0 {
+	if b == nil || len(b.HNPs) != 1 || b.ProxyCoA != mag1Addr || b.State != "active" {
 		t.Fatalf("LMA binding of %s: %+v, want one HNP via MAG1, active", mnID, b)
 	}
 	hnp := b.HNPs[0]
 	if !hnp.Contains(addr.Addr()) || addr.Bits() != 64 || hnp.Bits() != 64 {
 		t.Fatalf("MN address %v is not in its HNP %v", addr, hnp)
 	}
-	var bul []bulEntry
-	tp.mag1D.get(t, "/v1/mag/bul", &bul)
+	bul := tp.mag1D.bul(t)
 	if len(bul) != 1 || bul[0].MNID != mnID || bul[0].State != "registered" || len(bul[0].HNPs) != 1 || bul[0].HNPs[0] != hnp {
 		t.Fatalf("MAG1 BUL: %+v", bul)
 	}
@@ -196,7 +195,7 @@ func (tp *topo) handover(t *testing.T, mnAddr netip.Addr, hnp netip.Prefix) {
 	tp.mag1.IP("link", "set", "acc", "netns", tp.mag2.Name)
 	waitFor(t, 5*time.Second, "the binding to move to MAG2", func() (bool, string) {
 		b := tp.lmaD.binding(t, mnID)
-		return b != nil && b.ProxyCoA == mag2Addr && b.State == 0, fmt.Sprintf("%+v", b)
+		return b != nil && b.ProxyCoA == mag2Addr && b.State == "active", fmt.Sprintf("%+v", b)
 	})
 	t.Logf("binding at MAG2 %v after the move", time.Since(moved).Round(time.Millisecond))
 	for _, line := range strings.Split(tp.mag2D.logText()[mag2Log:], "\n") {
@@ -258,8 +257,7 @@ func (tp *topo) handover(t *testing.T, mnAddr netip.Addr, hnp netip.Prefix) {
 	if b == nil || len(b.HNPs) != 1 || b.HNPs[0] != hnp || b.HI != int(mh.HIHandoffBetweenMAGs) {
 		t.Errorf("LMA binding after handover: %+v, want HNP %v, HI 3", b, hnp)
 	}
-	var bul []bulEntry
-	tp.mag1D.get(t, "/v1/mag/bul", &bul)
+	bul := tp.mag1D.bul(t)
 	if len(bul) != 0 {
 		t.Errorf("MAG1 still has %+v", bul)
 	}
@@ -273,8 +271,7 @@ func (tp *topo) handover(t *testing.T, mnAddr netip.Addr, hnp netip.Prefix) {
 func (tp *topo) craftedPBUs(t *testing.T) {
 	probe := openProbe(t, tp.probe, probeAddr)
 	rogue := openProbe(t, tp.probe, rogueAddr)
-	var before lmaCounters
-	tp.lmaD.get(t, "/v1/lma/counters", &before)
+	before := tp.lmaD.lmaCounters(t)
 
 	now := time.Now()
 	ts := mh.TimestampValue(now)
@@ -318,8 +315,7 @@ func (tp *topo) craftedPBUs(t *testing.T) {
 	if ba.Status != mh.StatusAccepted {
 		t.Errorf("PBU after a malformed message: status %d", ba.Status)
 	}
-	var after lmaCounters
-	tp.lmaD.get(t, "/v1/lma/counters", &after)
+	after := tp.lmaD.lmaCounters(t)
 	var dropped uint64
 	for _, n := range after.Dropped {
 		dropped += n
@@ -396,7 +392,7 @@ func (tp *topo) deregister(t *testing.T, mnAddr netip.Addr, hnp netip.Prefix) {
 	waitFor(t, 3*time.Second, "the binding to be de-registered", func() (bool, string) {
 		b := tp.lmaD.binding(t, mnID)
 		seen = time.Now()
-		return b != nil && b.State == 1, fmt.Sprintf("%+v", b)
+		return b != nil && b.State == "deregistered", fmt.Sprintf("%+v", b)
 	})
 	if out := tp.lma.IP("-6", "route", "show", "proto", "180"); strings.Contains(out, hnp.Addr().String()) {
 		t.Errorf("LMA still routes %v:\n%s", hnp, out)

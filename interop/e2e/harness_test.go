@@ -186,20 +186,23 @@ func (d *daemon) get(t *testing.T, path string, v any) {
 	}
 }
 
-// binding is the part of lma.Binding the tests read.
+// binding is the part of the management API's Binding (internal/mgmt)
+// the tests read.
 type binding struct {
-	MN       string
-	HNPs     []netip.Prefix
-	ProxyCoA netip.Addr
-	HI       int
-	State    int // 0 active, 1 deregistered, 2 revoking
+	MN       string         `json:"mn"`
+	HNPs     []netip.Prefix `json:"hnps"`
+	ProxyCoA netip.Addr     `json:"proxy_coa"`
+	HI       int            `json:"handoff_indicator"`
+	State    string         `json:"state"` // active, deregistered, revoking
 }
 
 func (d *daemon) bindings(t *testing.T) []binding {
 	t.Helper()
-	var bs []binding
-	d.get(t, "/v1/lma/bindings", &bs)
-	return bs
+	var r struct {
+		Bindings []binding `json:"bindings"`
+	}
+	d.get(t, "/v1/bindings", &r)
+	return r.Bindings
 }
 
 func (d *daemon) binding(t *testing.T, mn string) *binding {
@@ -212,19 +215,70 @@ func (d *daemon) binding(t *testing.T, mn string) *binding {
 	return nil
 }
 
-// lmaCounters is the part of lma.Counters the tests read.
+// lmaCounters are the LMA's counters of GET /v1/counters that the tests
+// read.
 type lmaCounters struct {
-	Rx, Tx  map[string]uint64
+	Rx, Tx  map[string]uint64 // by message type name
 	PBA     map[string]uint64 // by status code
-	Dropped map[string]uint64
+	Dropped map[string]uint64 // by reason
 }
 
-// bulEntry is the part of mag.BULEntry the tests read.
+// counter is one entry of GET /v1/counters.
+type counter struct {
+	Role  string `json:"role"`
+	Name  string `json:"name"`
+	Key   string `json:"key"`
+	Value uint64 `json:"value"`
+}
+
+func (d *daemon) counters(t *testing.T) []counter {
+	t.Helper()
+	var r struct {
+		Counters []counter `json:"counters"`
+	}
+	d.get(t, "/v1/counters", &r)
+	return r.Counters
+}
+
+func (d *daemon) lmaCounters(t *testing.T) lmaCounters {
+	t.Helper()
+	c := lmaCounters{Rx: map[string]uint64{}, Tx: map[string]uint64{}, PBA: map[string]uint64{}, Dropped: map[string]uint64{}}
+	for _, x := range d.counters(t) {
+		if x.Role != "lma" {
+			continue
+		}
+		switch x.Name {
+		case "rx":
+			c.Rx[x.Key] = x.Value
+		case "tx":
+			c.Tx[x.Key] = x.Value
+		case "pba_status": // key "154 MAG not authorized ..."
+			code, _, _ := strings.Cut(x.Key, " ")
+			c.PBA[code] = x.Value
+		case "dropped":
+			c.Dropped[x.Key] = x.Value
+		}
+	}
+	return c
+}
+
+// bulEntry is the part of the management API's BULEntry the tests read.
 type bulEntry struct {
-	MNID  string
-	HNPs  []netip.Prefix
-	State string
-	HI    int
+	MNID      string         `json:"mnid"`
+	Interface string         `json:"interface"`
+	LMA       netip.Addr     `json:"lma"`
+	HNPs      []netip.Prefix `json:"hnps"`
+	State     string         `json:"state"`
+	HI        int            `json:"handoff_indicator"`
+}
+
+func (d *daemon) bul(t *testing.T) []bulEntry {
+	t.Helper()
+	var r struct {
+		BUL []bulEntry `json:"bul"`
+	}
+	d.get(t, "/v1/bul", &r)
+	return r.BUL
 }
 
 // waitFor polls cond every 50 ms until it holds or timeout passes (then
