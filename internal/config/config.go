@@ -18,6 +18,9 @@ type Config struct {
 	Roles      []Role     `mapstructure:"roles"`
 	LMA        LMA        `mapstructure:"lma"`
 	MAG        MAG        `mapstructure:"mag"`
+	MR         MR         `mapstructure:"mr"`
+	HAA        HAA        `mapstructure:"haa"`
+	LM         LM         `mapstructure:"lm"`
 	Management Management `mapstructure:"management"`
 	Metrics    Metrics    `mapstructure:"metrics"`
 }
@@ -65,8 +68,8 @@ const (
 // Role names a role of the daemon.
 type Role string
 
-// Roles. Only RoleLMA and RoleMAG are implemented; the DMM roles are
-// accepted by the schema and refused by Validate.
+// Roles: the PMIPv6 roles (lma, mag) and the DMM roles of
+// draft-luo-dmm-with-mip-and-pmip-00 (mr, haa, lm; see dmm.go).
 const (
 	RoleLMA Role = "lma"
 	RoleMAG Role = "mag"

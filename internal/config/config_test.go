@@ -353,11 +353,11 @@ func TestBadConfigs(t *testing.T) {
 		{"revocation below RFC 5846 minimum", minimalLMA + "  revocation: {init_delay: 100ms, max_retries: -1}\n",
 			[]string{`lma.revocation.init_delay: must be >= 500ms`, `lma.revocation.max_retries: must be >= 0`}},
 		{"missing roles", "transport: {address: \"2001:db8::1\"}\n",
-			[]string{`roles: required (at least one of lma, mag)`}},
+			[]string{`roles: required (at least one of lma, mag, mr, haa, lm)`}},
 		{"unknown role", strings.Replace(minimalLMA, "[lma]", "[lma, foo]", 1),
 			[]string{`roles[1]: unknown role "foo" (lma, mag, mr, haa or lm)`}},
-		{"role not yet implemented", strings.Replace(minimalLMA, "[lma]", "[lma, mr, haa]", 1),
-			[]string{`roles[1]: role "mr" is not yet implemented`, `roles[2]: role "haa" is not yet implemented`}},
+		{"mr beside lma", strings.Replace(minimalLMA, "[lma]", "[lma, mr]", 1) + dmmMRKeys,
+			[]string{`roles: mr cannot share a process with lma or mag (one Mobility Header socket each): run one pmipd per role`}},
 		{"duplicate role", strings.Replace(minimalLMA, "[lma]", "[lma, lma]", 1),
 			[]string{`roles[1]: role "lma" listed twice`}},
 		{"missing LMA keys", "roles: [lma]\nlma: {mags: [{address: \"2001:db8::11\"}]}\n",
@@ -460,11 +460,15 @@ lma:
 	want := []string{
 		`lma.timers.timestamp_validity_window: invalid duration 10 (want a Go duration string such as "10s", "1.5s" or "300ms")`,
 		`node.nmae: unknown key (did you mean "name"?)`,
-		`roles[1]: role "mr" is not yet implemented`,
 		`transport.address: required (the node's signalling IPv6 address)`,
 		`lma.pools: 2001:db8::/48 overlaps 2001:db8::/56`,
 		`lma.mags: required (at least one authorized MAG)`,
 		`lma.timers.min_delay_before_bce_delete: must be >= 0`,
+		`roles: mr cannot share a process with lma or mag (one Mobility Header socket each): run one pmipd per role`,
+		`mr.access: required with deployment access (at least one access interface)`,
+		`mr.lm: required (the LM's address) unless this process runs the lm role`,
+		`mr.haa: required (the HAA's address) unless this process runs the haa role`,
+		`mr.pools: required (every MR pool of the domain with its anchor)`,
 	}
 	var ce *Error
 	if !errors.As(err, &ce) {

@@ -158,6 +158,8 @@ func applyDefaults(c *Config, present map[string]bool) {
 		m.LinkLayerAddress = append(net.HardwareAddr(nil), DefaultLinkLayer...)
 	}
 	heartbeatDefaults(set, "mag.heartbeat", &m.Heartbeat)
+
+	dmmDefaults(c, set)
 }
 
 func durDefault(set func(string) bool, key string, d *time.Duration, v time.Duration) {

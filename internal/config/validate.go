@@ -20,7 +20,7 @@ func (c *Config) Validate() error {
 	c.validateRoles(&ps)
 	lma, mag := c.Has(RoleLMA), c.Has(RoleMAG)
 
-	if lma || mag {
+	if lma || mag || c.Has(RoleMR) {
 		if !c.Transport.Address.IsValid() {
 			ps.add("transport.address", "required (the node's signalling IPv6 address)")
 		}
@@ -35,6 +35,7 @@ func (c *Config) Validate() error {
 
 	c.validateLMA(&ps, lma)
 	c.validateMAG(&ps, mag)
+	c.validateDMM(&ps)
 
 	if l := c.Metrics.Listen; l != "" {
 		host, port, err := net.SplitHostPort(l)
@@ -68,15 +69,13 @@ func (c *Config) validateNode(ps *problems) {
 
 func (c *Config) validateRoles(ps *problems) {
 	if len(c.Roles) == 0 {
-		ps.add("roles", "required (at least one of lma, mag)")
+		ps.add("roles", "required (at least one of lma, mag, mr, haa, lm)")
 	}
 	seen := map[Role]bool{}
 	for i, r := range c.Roles {
 		key := fmt.Sprintf("roles[%d]", i)
 		switch r {
-		case RoleLMA, RoleMAG:
-		case RoleMR, RoleHAA, RoleLM:
-			ps.add(key, "role %q is not yet implemented", r)
+		case RoleLMA, RoleMAG, RoleMR, RoleHAA, RoleLM:
 		default:
 			ps.add(key, "unknown role %q (lma, mag, mr, haa or lm)", r)
 		}
