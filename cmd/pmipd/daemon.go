@@ -45,6 +45,7 @@ type daemon struct {
 	links    *mag.NetlinkLinks
 	ops      ops       // management API and metrics (ops.go)
 	sec      *secState // IPsec of the signalling (ipsec.go), nil without an ipsec section
+	dmm      *dmmRoles // mr, haa, lm (dmm.go), nil without them
 	stopOnce sync.Once
 }
 
@@ -111,6 +112,9 @@ func start(cfg *config.Config, logger *logrus.Logger, base *logrus.Entry) (_ *da
 		if err := d.startMAG(base); err != nil {
 			return nil, err
 		}
+	}
+	if err := d.startDMM(base); err != nil {
+		return nil, err
 	}
 	if err := d.startOps(base); err != nil {
 		return nil, err
@@ -220,8 +224,10 @@ func (d *daemon) config() *config.Config {
 // and refuses what they cannot check (the Reloader keeps the running
 // configuration on an error).
 func (d *daemon) apply(old, next *config.Config, ch config.Changes) error {
-	if next.Has(config.RoleLMA) != old.Has(config.RoleLMA) || next.Has(config.RoleMAG) != old.Has(config.RoleMAG) {
-		return errors.New("roles changed: restart pmipd to change its roles")
+	for _, r := range []config.Role{config.RoleLMA, config.RoleMAG, config.RoleMR, config.RoleHAA, config.RoleLM} {
+		if next.Has(r) != old.Has(r) {
+			return errors.New("roles changed: restart pmipd to change its roles")
+		}
 	}
 	if d.lma != nil {
 		lc, err := lmaConfig(next)
@@ -274,6 +280,7 @@ func (d *daemon) stop() {
 				d.log.WithError(err).Error("LMA stopped with an error")
 			}
 		}
+		d.stopDMM()
 		if d.tr != nil {
 			d.tr.Close()
 		}

@@ -90,6 +90,7 @@ func (d *daemon) mgmtConfig(base *logrus.Entry) mgmt.Config {
 	if d.mag != nil {
 		mc.MAG = d.mag
 	}
+	d.dmmMgmt(&mc) // mr, haa, lm (dmm.go)
 	if d.sec != nil && d.sec.engine != nil {
 		mc.IPsec = &d.sec.engine.Counters
 		if d.sec.esp != nil {
