@@ -39,10 +39,20 @@ type topo struct {
 	lmaCfg                      string
 }
 
+// topoOptions change the daemons' configuration files: per node (lma,
+// mag1, mag2), the replacements old1, new1, ... given to writeConfig.
+type topoOptions map[string][]string
+
 // newTopo builds the namespaces and links (the MN's link down), and starts
-// the three daemons.
-func newTopo(t *testing.T) *topo {
+// the three daemons (with the configuration changes of opts[0], if any).
+func newTopo(t *testing.T, opts ...topoOptions) *topo {
 	netnstest.RequireRoot(t)
+	repl := func(node string) []string {
+		if len(opts) == 0 {
+			return nil
+		}
+		return opts[0][node]
+	}
 	tp := &topo{dir: t.TempDir()}
 	tp.pmipd, tp.pmipdemo = buildBinaries(t, tp.dir)
 	tp.sw = netnstest.New(t, "sw")
@@ -77,10 +87,10 @@ func newTopo(t *testing.T) *topo {
 	tp.lma.IP("-6", "route", "add", "2001:db8:999::/64", "dev", "core", "proto", "180")
 	tp.mag1.IP("-6", "rule", "add", "pref", "20", "from", "2001:db8:999::/64", "iif", "acc", "lookup", "1805")
 
-	tp.lmaCfg = writeConfig(t, tp.dir, "e2e-lma")
+	tp.lmaCfg = writeConfig(t, tp.dir, "e2e-lma", repl("lma")...)
 	tp.lmaD = startDaemon(t, tp.lma, tp.pmipd, "lma", tp.lmaCfg, tp.dir)
-	tp.mag1D = startDaemon(t, tp.mag1, tp.pmipd, "mag1", writeConfig(t, tp.dir, "e2e-mag1"), tp.dir)
-	tp.mag2D = startDaemon(t, tp.mag2, tp.pmipd, "mag2", writeConfig(t, tp.dir, "e2e-mag2"), tp.dir)
+	tp.mag1D = startDaemon(t, tp.mag1, tp.pmipd, "mag1", writeConfig(t, tp.dir, "e2e-mag1", repl("mag1")...), tp.dir)
+	tp.mag2D = startDaemon(t, tp.mag2, tp.pmipd, "mag2", writeConfig(t, tp.dir, "e2e-mag2", repl("mag2")...), tp.dir)
 	if out := tp.lma.IP("-6", "route", "show", "table", "all", "proto", "180"); strings.Contains(out, "2001:db8:999::") {
 		t.Errorf("LMA: stale tagged route not reconciled away at start:\n%s", out)
 	}

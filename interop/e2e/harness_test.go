@@ -26,16 +26,17 @@ import (
 // moduleRoot is the repository root, relative to this package.
 const moduleRoot = "../.."
 
-// buildBinaries builds pmipd and pmipdemo once into dir.
+// buildBinaries builds pmipd, pmipdemo and pmipctl once into dir (pmipctl
+// is dir/pmipctl).
 func buildBinaries(t *testing.T, dir string) (pmipd, pmipdemo string) {
 	t.Helper()
 	start := time.Now()
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/pmipd", "./cmd/pmipdemo")
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/pmipd", "./cmd/pmipdemo", "./cmd/pmipctl")
 	cmd.Dir = moduleRoot
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	t.Logf("built pmipd and pmipdemo in %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("built pmipd, pmipdemo and pmipctl in %v", time.Since(start).Round(time.Millisecond))
 	return filepath.Join(dir, "pmipd"), filepath.Join(dir, "pmipdemo")
 }
 
