@@ -23,7 +23,10 @@ type Conn struct {
 	buf []byte
 }
 
-var _ Interface = (*Conn)(nil)
+var (
+	_ Interface = (*Conn)(nil)
+	_ NASender  = (*Conn)(nil)
+)
 
 // Listen opens the socket in the calling thread's network namespace.
 func Listen() (*Conn, error) {
@@ -104,6 +107,20 @@ func (c *Conn) SendRA(ifindex int, dst netip.Addr, ra *RA) error {
 	_, err = c.pc.WriteTo(b, cm, &net.IPAddr{IP: dst.AsSlice()})
 	if err != nil {
 		return fmt.Errorf("ndp: RA to %v on ifindex %d: %w", dst, ifindex, err)
+	}
+	return nil
+}
+
+// SendNA sends na out of interface ifindex to dst from RouterLinkLocal
+// (hop limit 255, RFC 4861 §7.1.2).
+func (c *Conn) SendNA(ifindex int, dst netip.Addr, na *NA) error {
+	b, err := na.Marshal()
+	if err != nil {
+		return err
+	}
+	cm := &ipv6.ControlMessage{IfIndex: ifindex, Src: RouterLinkLocal.AsSlice(), HopLimit: 255}
+	if _, err = c.pc.WriteTo(b, cm, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
+		return fmt.Errorf("ndp: NA to %v on ifindex %d: %w", dst, ifindex, err)
 	}
 	return nil
 }

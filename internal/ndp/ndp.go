@@ -85,6 +85,8 @@ var (
 	ErrTooShort = errors.New("ndp: message too short")
 	ErrBadType  = errors.New("ndp: wrong ICMPv6 type or code")
 	ErrBadOpt   = errors.New("ndp: malformed option")
+
+	errBadTarget = errors.New("ndp: the target of a Neighbor Advertisement must be an IPv6 address")
 )
 
 func secs(d time.Duration) uint32 {
