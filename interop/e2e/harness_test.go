@@ -232,7 +232,7 @@ type counter struct {
 	Value uint64 `json:"value"`
 }
 
-func (d *daemon) counters(t *testing.T) []counter {
+func (d *daemon) apiCounters(t *testing.T) []counter {
 	t.Helper()
 	var r struct {
 		Counters []counter `json:"counters"`
@@ -244,7 +244,7 @@ func (d *daemon) counters(t *testing.T) []counter {
 func (d *daemon) lmaCounters(t *testing.T) lmaCounters {
 	t.Helper()
 	c := lmaCounters{Rx: map[string]uint64{}, Tx: map[string]uint64{}, PBA: map[string]uint64{}, Dropped: map[string]uint64{}}
-	for _, x := range d.counters(t) {
+	for _, x := range d.apiCounters(t) {
 		if x.Role != "lma" {
 			continue
 		}
