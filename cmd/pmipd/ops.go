@@ -109,6 +109,9 @@ func (d *daemon) metricsSources() metrics.Sources {
 	if d.mag != nil {
 		src.MAG = d.mag
 	}
+	if d.dmm != nil && d.dmm.haa != nil {
+		src.HAA = d.dmm.haa
+	}
 	if d.sec != nil && d.sec.engine != nil {
 		src.IPsec = &d.sec.engine.Counters
 	}
