@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
 
 	"github.com/sirupsen/logrus"
 
@@ -74,10 +75,7 @@ func (d *daemon) openSignalling(cfg *config.Config, base *logrus.Entry) (transpo
 		Info("ipsec: security policy and association databases built")
 	switch choice.Backend {
 	case ipsec.BackendUserspace:
-		tr, err := openESP(cfg, eng, esptransport.Options{OnDrop: func(p transport.Packet, nh uint8, err error) {
-			log.WithFields(logrus.Fields{"src": p.Src, "dst": p.Dst, "next_header": nh}).WithError(err).
-				Warn("ipsec: inbound signalling dropped")
-		}})
+		tr, err := openESP(cfg, eng, sec.espOptions())
 		if err != nil {
 			return nil, fmt.Errorf("transport.address: %w", err)
 		}
@@ -94,6 +92,28 @@ func (d *daemon) openSignalling(cfg *config.Config, base *logrus.Entry) (transpo
 		return plain()
 	}
 	return nil, fmt.Errorf("ipsec: backend %q not handled", choice.Backend)
+}
+
+// espOptions are the options of the userspace backend's transports: every
+// inbound drop is logged.
+func (s *secState) espOptions() esptransport.Options {
+	return esptransport.Options{OnDrop: func(p transport.Packet, nh uint8, err error) {
+		s.log.WithFields(logrus.Fields{"src": p.Src, "dst": p.Dst, "next_header": nh}).WithError(err).
+			Warn("ipsec: inbound signalling dropped")
+	}}
+}
+
+// openMHSocket opens another Mobility Header socket of this node, bound
+// to addr (a DMM role serving on its own address), protected as the main
+// one is: with the userspace backend it applies the same engine (one SPD
+// and SAD, one set of counters); with the kernel backend the installed
+// XFRM policies cover it as far as their selectors do.
+func (d *daemon) openMHSocket(addr netip.Addr) (transport.Transport, error) {
+	c := &config.Config{Transport: config.Transport{Address: addr}}
+	if d.sec != nil && d.sec.esp != nil {
+		return openESP(c, d.sec.engine, d.sec.espOptions())
+	}
+	return openTransport(c)
 }
 
 // transportCounters adds the userspace transport's own counters to
