@@ -216,7 +216,31 @@ func (h *harness) entries() []dataplane.Entry {
 	return es
 }
 
-func (h *harness) ras() []ndp.SentRA { return h.nd.Sent() }
+// ras returns the RAs sent for registered MNs: those with prefixes
+// (the link-up announcements, to all-nodes without prefixes, are left
+// out; see announcements).
+func (h *harness) ras() []ndp.SentRA {
+	var out []ndp.SentRA
+	for _, r := range h.nd.Sent() {
+		if !isAnnouncement(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// announcements returns the link-up RAs (to all-nodes, no prefixes).
+func (h *harness) announcements() []ndp.SentRA {
+	var out []ndp.SentRA
+	for _, r := range h.nd.Sent() {
+		if isAnnouncement(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func isAnnouncement(r ndp.SentRA) bool { return r.Dst == ndp.AllNodes && len(r.RA.Prefixes) == 0 }
 
 func optionTypes(opts mh.Options) []mh.OptionType {
 	var out []mh.OptionType

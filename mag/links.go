@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/pmipdmm/pmipdmm/internal/ndp"
 	"github.com/pmipdmm/pmipdmm/mh"
@@ -80,6 +81,8 @@ type link struct {
 	mac   net.HardwareAddr
 	ll    netip.Addr // MN's link-local address, when known
 	mn    *entry
+	// announced: when the last link-up RA went to all-nodes.
+	announced time.Time
 }
 
 func (m *MAG) handleLink(ev LinkEvent) {
@@ -106,6 +109,7 @@ func (m *MAG) handleLink(ev LinkEvent) {
 		}
 		l.up = true
 		log.WithField("moved", ev.Moved).Info("access link up")
+		m.announce(l)
 		m.tryAttach(l)
 	case LinkDown, LinkRemoved:
 		wasUp := l.up

@@ -53,6 +53,9 @@ type Counters struct {
 	HeartbeatResponsesSent, HeartbeatResponsesRecv  uint64
 	PeersDown, PeerRestarts                         uint64
 	MHReceived, MHDropped, DataplaneErrors, SendErr uint64
+	// Announcements: link-up announcements of the router (NA and RA to
+	// all-nodes) sent.
+	Announcements uint64
 }
 
 // MAG is a running Mobile Access Gateway.

@@ -45,10 +45,21 @@ func (f *FakeLinks) Close() error { return nil }
 
 // NetlinkLinks is the LinkSource of a network namespace: link and
 // neighbor notifications (vishvananda/netlink LinkSubscribe and
-// NeighSubscribe) on the access interfaces, and the Router Solicitations
-// read from an ndp.Interface. An access interface that appears configures
+// NeighSubscribe) on the access interfaces, the Router Solicitations
+// read from an ndp.Interface, and the first frame the mobile node sends
+// on a link that came up. An access interface that appears configures
 // itself as an RFC 6543 access link (ndp.ConfigureAccess); one that
 // appears after Start is reported as moved in.
+//
+// The first frame: when an access interface appears or gets its carrier,
+// an AF_PACKET socket bound to it reads frames until one comes from
+// another node than the MAG, and its source MAC (and IPv6 source
+// address) is reported as a Neighbor event; then the socket closes. A
+// moved-in MN sends no RS, and its first Neighbor Solicitation for the
+// router is often lost while the link moves (it retries 1 s later), so
+// the neighbor path alone identifies it ~1 s late; the MN's MLD reports or
+// the packets the MAG's announcement releases (see ndp.Announce) come
+// within milliseconds.
 type NetlinkLinks struct {
 	ns     netns.NsHandle
 	ifaces map[string]bool
@@ -58,6 +69,9 @@ type NetlinkLinks struct {
 	done   chan struct{}
 	wg     sync.WaitGroup
 	once   sync.Once
+	// NoSniff turns the first-frame packet socket off (set before Start):
+	// MNs are then identified by neighbor events and RSs only.
+	NoSniff bool
 }
 
 // NewNetlinkLinks watches the access interfaces ifnames in namespace ns
@@ -92,6 +106,7 @@ type nlLink struct {
 	index int
 	up    bool
 	moved bool
+	sn    *sniffer // reading for the first frame from the MN; nil: none
 }
 
 // Start subscribes and delivers events to handle from one goroutine.
@@ -121,6 +136,7 @@ func (s *NetlinkLinks) Start(handle func(LinkEvent)) error {
 		Namespace: &s.ns, ListExisting: true, ErrorCallback: errCB}); err != nil {
 		return err
 	}
+	sch := make(chan firstFrame, 16)
 	rch := make(chan ndp.Solicitation, 16)
 	if s.nd != nil {
 		// Ends when nd is closed by its owner (not waited for by Close).
@@ -143,6 +159,13 @@ func (s *NetlinkLinks) Start(handle func(LinkEvent)) error {
 		defer s.wg.Done()
 		byName := map[string]*nlLink{}
 		byIndex := map[int]string{}
+		defer func() {
+			for _, st := range byName {
+				if st.sn != nil {
+					st.sn.close()
+				}
+			}
+		}()
 		for {
 			select {
 			case <-s.done:
@@ -151,7 +174,20 @@ func (s *NetlinkLinks) Start(handle func(LinkEvent)) error {
 				if !ok {
 					return
 				}
-				s.linkUpdate(u, byName, byIndex, existing, handle)
+				s.linkUpdate(u, byName, byIndex, existing, handle, sch)
+			case ff := <-sch:
+				name := byIndex[ff.ifindex]
+				if name == "" {
+					continue
+				}
+				st := byName[name]
+				if st.sn == ff.sn {
+					st.sn = nil
+				}
+				s.log.WithFields(logrus.Fields{"interface": name, "mac": ff.mac, "src": ff.addr}).
+					Debug("first frame from the node on the access link")
+				upFirst(st, name, ff.ifindex, handle)
+				handle(LinkEvent{Kind: Neighbor, Ifname: name, Ifindex: ff.ifindex, MAC: ff.mac, Addr: ff.addr})
 			case u, ok := <-nch:
 				if !ok {
 					return
@@ -180,7 +216,7 @@ func (s *NetlinkLinks) Start(handle func(LinkEvent)) error {
 }
 
 func (s *NetlinkLinks) linkUpdate(u netlink.LinkUpdate, byName map[string]*nlLink, byIndex map[int]string,
-	existing map[string]bool, handle func(LinkEvent)) {
+	existing map[string]bool, handle func(LinkEvent), sch chan<- firstFrame) {
 	name := u.Attrs().Name
 	if !s.ifaces[name] {
 		return
@@ -189,6 +225,10 @@ func (s *NetlinkLinks) linkUpdate(u netlink.LinkUpdate, byName map[string]*nlLin
 	st := byName[name]
 	if u.Header.Type == unix.RTM_DELLINK {
 		if st != nil {
+			if st.sn != nil {
+				st.sn.close()
+				st.sn = nil
+			}
 			delete(byName, name)
 			delete(byIndex, st.index)
 			handle(LinkEvent{Kind: LinkRemoved, Ifname: name, Ifindex: st.index})
@@ -196,10 +236,16 @@ func (s *NetlinkLinks) linkUpdate(u netlink.LinkUpdate, byName map[string]*nlLin
 		return
 	}
 	if st == nil || st.index != idx {
+		if st != nil && st.sn != nil {
+			st.sn.close()
+		}
 		st = &nlLink{index: idx, moved: !existing[name]}
 		existing[name] = false // from now on, a re-appearance is a move
 		byName[name] = st
 		byIndex[idx] = name
+		// Listen before the link is set up, so that the MN's first frame
+		// after the carrier comes is not missed.
+		s.sniff(st, name, sch)
 		if err := ndp.ConfigureAccess(s.h, name); err != nil {
 			s.log.WithError(err).WithField("interface", name).Error("configuring the access link")
 		}
@@ -212,6 +258,7 @@ func (s *NetlinkLinks) linkUpdate(u netlink.LinkUpdate, byName map[string]*nlLin
 	carrier := u.Flags&unix.IFF_UP != 0 && u.Flags&unix.IFF_LOWER_UP != 0
 	switch {
 	case carrier && !st.up:
+		s.sniff(st, name, sch)
 		st.up = true
 		moved := st.moved
 		st.moved = false
@@ -220,6 +267,25 @@ func (s *NetlinkLinks) linkUpdate(u netlink.LinkUpdate, byName map[string]*nlLin
 		st.up = false
 		handle(LinkEvent{Kind: LinkDown, Ifname: name, Ifindex: idx})
 	}
+}
+
+// sniff starts reading for the first frame from the MN on st, unless a
+// sniffer runs already.
+func (s *NetlinkLinks) sniff(st *nlLink, name string, sch chan<- firstFrame) {
+	if s.NoSniff || st.sn != nil {
+		return
+	}
+	sn, err := openSniffer(s.ns, st.index)
+	if err != nil {
+		s.log.WithError(err).WithField("interface", name).Warn("no first-frame detection on the access link")
+		return
+	}
+	st.sn = sn
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		sn.run(sch, s.done)
+	}()
 }
 
 // upFirst delivers the LinkUp (with its Moved flag) of a link the MN is
