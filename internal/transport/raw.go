@@ -73,35 +73,102 @@ func ListenRaw(local netip.Addr, o RawOptions) (*Raw, error) {
 // LocalAddr returns the bound address.
 func (r *Raw) LocalAddr() netip.Addr { return r.local }
 
+// txBatch is the reusable state of one SendBatch (or Send) call: the
+// messages, their one-element buffer lists and their destination
+// addresses, so that a warmed-up call allocates nothing of its own.
+type txBatch struct {
+	ms    []ipv6.Message
+	bufs  [][]byte // len(ms) one-element buffer lists, backing ms[i].Buffers
+	addrs []net.IPAddr
+	ips   [][16]byte
+}
+
+var txPool = sync.Pool{New: func() any { return new(txBatch) }}
+
+// grow makes room for n messages.
+func (t *txBatch) grow(n int) {
+	if cap(t.ms) >= n {
+		t.ms, t.bufs, t.addrs, t.ips = t.ms[:n], t.bufs[:n], t.addrs[:n], t.ips[:n]
+		return
+	}
+	t.ms = make([]ipv6.Message, n)
+	t.bufs = make([][]byte, n)
+	t.addrs = make([]net.IPAddr, n)
+	t.ips = make([][16]byte, n)
+}
+
+// set fills message i with data to dst.
+func (t *txBatch) set(i int, dst netip.Addr, data []byte) {
+	a := &t.addrs[i]
+	if dst.Is6() {
+		t.ips[i] = dst.As16()
+		a.IP = t.ips[i][:]
+	} else {
+		a.IP = dst.AsSlice()
+	}
+	a.Zone = dst.Zone()
+	t.bufs[i] = data
+	m := &t.ms[i]
+	m.Buffers = t.bufs[i : i+1 : i+1]
+	m.OOB = nil
+	m.Addr = a
+}
+
+// release drops the references to the caller's data and pools t.
+func (t *txBatch) release() {
+	clear(t.bufs)
+	for i := range t.ms {
+		t.ms[i].Buffers = nil
+	}
+	txPool.Put(t)
+}
+
 // Send sends mh to dst from the bound address.
 func (r *Raw) Send(dst netip.Addr, mh []byte) error {
-	_, err := r.pc.WriteTo(mh, nil, &net.IPAddr{IP: dst.AsSlice(), Zone: dst.Zone()})
+	t := txPool.Get().(*txBatch)
+	t.grow(1)
+	t.set(0, dst, mh)
+	n, err := r.pc.WriteBatch(t.ms[:1], 0)
+	t.release()
 	if errors.Is(err, net.ErrClosed) {
 		return ErrClosed
+	}
+	if err == nil && n != 1 {
+		err = errors.New("transport: message not sent")
 	}
 	return err
 }
 
-// SendBatch sends several Mobility Headers with one sendmmsg; Src and
-// IfIndex of the packets are ignored. It returns how many were sent.
+// SendBatch sends several Mobility Headers with one sendmmsg (more when
+// the kernel takes part of the batch); Src and IfIndex of the packets are
+// ignored. It returns how many were sent: on an error, ps[n] is the
+// packet that failed and the ones after it were not tried. Safe for
+// concurrent use; a warmed-up call does not allocate its messages or
+// addresses (they are pooled).
 func (r *Raw) SendBatch(ps []Packet) (int, error) {
-	ms := make([]ipv6.Message, len(ps))
-	for i, p := range ps {
-		ms[i].Buffers = [][]byte{p.Data}
-		ms[i].Addr = &net.IPAddr{IP: p.Dst.AsSlice(), Zone: p.Dst.Zone()}
+	if len(ps) == 0 {
+		return 0, nil
+	}
+	t := txPool.Get().(*txBatch)
+	t.grow(len(ps))
+	for i := range ps {
+		t.set(i, ps[i].Dst, ps[i].Data)
 	}
 	sent := 0
-	for sent < len(ms) {
-		n, err := r.pc.WriteBatch(ms[sent:], 0)
+	var err error
+	for sent < len(ps) {
+		var n int
+		n, err = r.pc.WriteBatch(t.ms[sent:], 0)
 		sent += n
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				err = ErrClosed
 			}
-			return sent, err
+			break
 		}
 	}
-	return sent, nil
+	t.release()
+	return sent, err
 }
 
 // Receive reads up to len(ps) packets with one recvmmsg.
