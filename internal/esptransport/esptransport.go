@@ -201,10 +201,13 @@ func (t *Transport) read(s source) {
 				continue
 			}
 			out := transport.Packet{Src: p.Src, Dst: p.Dst, IfIndex: p.IfIndex, Data: append([]byte(nil), msg...)}
+			// Count before the hand-off: Receive may return the packet,
+			// and its caller read Stats, before this goroutine runs again.
+			t.delivered.Add(1)
 			select {
 			case t.q <- out:
-				t.delivered.Add(1)
 			case <-t.done:
+				t.delivered.Add(^uint64(0)) // not queued after all
 				return
 			}
 		}
@@ -215,7 +218,8 @@ func (t *Transport) read(s source) {
 // its own.
 type Stats struct {
 	ipsec.CounterSnapshot
-	// Delivered: accepted Mobility Headers queued for Receive.
+	// Delivered: accepted Mobility Headers queued for Receive (counted
+	// before they are queued, so a packet Receive returned is counted).
 	Delivered uint64 `json:"delivered"`
 	// Ignored: packets on a shared in-memory transport that were neither
 	// (marked) ESP nor a Mobility Header.
