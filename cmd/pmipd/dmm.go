@@ -280,6 +280,13 @@ func (d *daemon) startMR(x *dmmRoles, base *logrus.Entry) error {
 		deps.Access = a
 	}
 
+	// Tunnelled traffic from other MRs: the correspondents' MRs.
+	if in, err := startIngress(x.ctx, mc.CoreDev, mc.Address, x.log); err != nil {
+		x.log.WithError(err).WithField("dev", mc.CoreDev).Warn("no tunnel ingress observer: correspondents' MRs are learnt from held packets only")
+	} else {
+		deps.Ingress = in
+	}
+
 	m, err := mr.New(mc, deps)
 	if err != nil {
 		return err
