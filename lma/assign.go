@@ -5,6 +5,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/pmipdmm/pmipdmm/mh"
 )
 
@@ -24,7 +26,9 @@ func (l *LMA) assign(r *pbuReq) {
 	if a := l.assigning[r.mnKey]; a != nil {
 		l.counters.Superseded++
 		a.src, a.dst, a.raw, a.now = r.src, r.dst, raw, r.now
-		r.log.Debug("PBU waiting for its prefixes replaced by a newer one")
+		if lg := r.logAt(logrus.DebugLevel); lg != nil {
+			lg.Debug("PBU waiting for its prefixes replaced by a newer one")
+		}
 		return
 	}
 	a := &pendingAssign{mnKey: r.mnKey, src: r.src, dst: r.dst, raw: raw, now: r.now}
@@ -48,6 +52,7 @@ func (l *LMA) assigned(a *pendingAssign, hnps []netip.Prefix, st mh.Status) {
 		return // it decoded once
 	}
 	r := l.newReq(a.src, a.dst, pbu, a.raw, a.now)
+	defer l.freeReq(r)
 	if st2, why := l.checkPolicy(r); st2 != 0 {
 		l.reject(r, st2, why)
 		return

@@ -228,6 +228,7 @@ func (c *Config) setDefaults() error {
 	if c.Log == nil {
 		l := logrus.New()
 		l.Out = discard{}
+		l.Level = logrus.PanicLevel // nothing is written: build no message
 		c.Log = logrus.NewEntry(l)
 	}
 	c.Log = c.Log.WithField("component", "lma")

@@ -56,10 +56,10 @@ func msgName(m mh.Message) string {
 
 func (c *Counters) rx(m mh.Message) { c.Rx[msgName(m)]++ }
 
-func (c *Counters) tx(m mh.Message) {
-	c.Tx[msgName(m)]++
-	if ba, ok := m.(*mh.BindingAck); ok {
-		c.PBA[ba.Status]++
+func (c *Counters) txMeta(md txMeta) {
+	c.Tx[md.name]++
+	if md.ba {
+		c.PBA[md.status]++
 	}
 }
 

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/pmipdmm/pmipdmm/internal/clock"
 	"github.com/pmipdmm/pmipdmm/internal/dataplane"
 	"github.com/pmipdmm/pmipdmm/internal/transport"
@@ -125,7 +127,9 @@ type LMA struct {
 	peers    map[netip.Addr]*peer
 	static   map[netip.Prefix]string // statically assigned prefix -> MN key
 	dec      mh.Decoder
-	txbuf    []byte
+	tx       txQueue
+	pba      pbaScratch
+	reqFree  []*pbuReq
 	hbTimer  clock.Timer
 	briSeq   uint16
 	revokes  map[uint16]*revocation
@@ -170,7 +174,6 @@ func New(cfg Config) (*LMA, error) {
 		peers:     map[netip.Addr]*peer{},
 		static:    map[netip.Prefix]string{},
 		revokes:   map[uint16]*revocation{},
-		txbuf:     make([]byte, 0, 1280),
 		dirty:     map[*bce]struct{}{},
 		assigning: map[string]*pendingAssign{},
 	}
@@ -218,6 +221,7 @@ func (l *LMA) Run(ctx context.Context) error {
 		l.resumeStore()
 		l.flushStore()
 	}
+	l.flushTx()
 	l.scheduleHeartbeat()
 	close(l.started)
 	l.cfg.Log.WithField("address", l.cfg.Address).Info("LMA running")
@@ -226,6 +230,7 @@ func (l *LMA) Run(ctx context.Context) error {
 		case op := <-l.ops:
 			op()
 			l.flushStore()
+			l.flushTx()
 		case <-ctx.Done():
 			l.stopTimers()
 			return nil
@@ -312,7 +317,7 @@ func (l *LMA) call(ctx context.Context, f func()) error {
 	}
 	fin := make(chan struct{})
 	select {
-	case l.ops <- func() { f(); close(fin) }:
+	case l.ops <- func() { f(); l.flushTx(); close(fin) }: // what f sent is out when call returns
 	case <-l.done:
 		return ErrStopped
 	case <-ctx.Done():
@@ -331,26 +336,6 @@ func (l *LMA) call(ctx context.Context, f func()) error {
 // after schedules f on the loop after d.
 func (l *LMA) after(d time.Duration, f func()) clock.Timer {
 	return l.cfg.Clock.AfterFunc(d, func() { l.post(f) })
-}
-
-// send marshals m and sends it to dst.
-func (l *LMA) send(dst netip.Addr, m mh.Message) {
-	n := m.MarshalLen()
-	if cap(l.txbuf) < n {
-		l.txbuf = make([]byte, n)
-	}
-	b := l.txbuf[:n]
-	if err := m.MarshalTo(b); err != nil {
-		l.cfg.Log.WithError(err).WithField("type", m.MHType()).Error("cannot encode message")
-		l.counters.drop("encode error")
-		return
-	}
-	if err := l.cfg.Transport.Send(dst, b); err != nil {
-		l.cfg.Log.WithError(err).WithField("peer", dst).Warn("send failed")
-		l.counters.drop("send error")
-		return
-	}
-	l.counters.tx(m)
 }
 
 // HandlePacket processes p as a received Mobility Header, on the LMA's
@@ -374,14 +359,18 @@ func (l *LMA) handlePacket(p transport.Packet) {
 	m, err := l.dec.Decode(p.Data)
 	if err != nil {
 		l.counters.drop("malformed")
-		l.cfg.Log.WithError(err).WithField("peer", p.Src).Debug("malformed Mobility Header dropped")
+		if l.logOn(logrus.DebugLevel) {
+			l.cfg.Log.WithError(err).WithField("peer", p.Src).Debug("malformed Mobility Header dropped")
+		}
 		return
 	}
 	if err := mh.ValidateHeader(m); err != nil {
 		// RFC 6275 §9.2: drop; an ICMPv6 Parameter Problem SHOULD be
 		// sent (not done: the raw MH socket cannot send ICMPv6).
 		l.counters.drop("header check")
-		l.cfg.Log.WithError(err).WithField("peer", p.Src).Debug("Mobility Header dropped")
+		if l.logOn(logrus.DebugLevel) {
+			l.cfg.Log.WithError(err).WithField("peer", p.Src).Debug("Mobility Header dropped")
+		}
 		return
 	}
 	l.counters.rx(m)

@@ -31,11 +31,56 @@ type pbuReq struct {
 	ts       *mh.Timestamp
 	coa      netip.Addr // Proxy-CoA: the source, or the Alternate Care-of Address
 	policy   MNPolicy
-	log      *logrus.Entry
+	l        *LMA
+	entry    *logrus.Entry // built by logAt on first use
+}
+
+// logAt returns the request's log entry (MN and MAG fields) when the
+// logger writes lv, nil otherwise: the fields are built only for
+// messages that are written.
+func (r *pbuReq) logAt(lv logrus.Level) *logrus.Entry {
+	if !r.l.logOn(lv) {
+		return nil
+	}
+	if r.entry == nil {
+		r.entry = r.l.cfg.Log.WithFields(logrus.Fields{"mn": r.mnKey, "mag": r.coa})
+	}
+	return r.entry
+}
+
+// freeReq returns r to the loop's free list (nothing keeps a request
+// once its PBU is handled: a held PBU is kept as raw octets).
+func (l *LMA) freeReq(r *pbuReq) {
+	hnpOpts, nonZero := r.hnpOpts[:0], r.nonZero[:0]
+	clear(r.hnpOpts[:cap(r.hnpOpts)])
+	*r = pbuReq{hnpOpts: hnpOpts, nonZero: nonZero}
+	if len(l.reqFree) < 16 {
+		l.reqFree = append(l.reqFree, r)
+	}
+}
+
+// mnKey is MNKey(id), without allocating the key of an NAI the Binding
+// Cache already has (the common case: a re-registration).
+func (l *LMA) mnKey(id *mh.MNIdentifier) string {
+	if id != nil && !id.Empty && id.Subtype == mh.MNIDNAI {
+		// A key equal to the identifier's octets is printable (every
+		// MNKey is), so MNKey(id) would be that same string.
+		if bs := l.byMN[string(id.Identifier)]; len(bs) > 0 {
+			return bs[0].mnKey
+		}
+	}
+	return MNKey(id)
 }
 
 func (l *LMA) newReq(src, dst netip.Addr, pbu *mh.BindingUpdate, raw []byte, now time.Time) *pbuReq {
-	r := &pbuReq{src: src, dst: dst, pbu: pbu, raw: raw, now: now, coa: src}
+	var r *pbuReq
+	if n := len(l.reqFree); n > 0 {
+		r = l.reqFree[n-1]
+		l.reqFree = l.reqFree[:n-1]
+	} else {
+		r = new(pbuReq)
+	}
+	r.l, r.src, r.dst, r.pbu, r.raw, r.now, r.coa = l, src, dst, pbu, raw, now, src
 	for _, o := range pbu.Options {
 		switch x := o.(type) {
 		case *mh.MNIdentifier:
@@ -75,8 +120,7 @@ func (l *LMA) newReq(src, dst netip.Addr, pbu *mh.BindingUpdate, raw []byte, now
 			}
 		}
 	}
-	r.mnKey = MNKey(r.mnid)
-	r.log = l.cfg.Log.WithField("mn", r.mnKey).WithField("mag", r.coa)
+	r.mnKey = l.mnKey(r.mnid)
 	return r
 }
 
@@ -111,6 +155,7 @@ func (r *pbuReq) llidNonZero() bool {
 // §5.3.1. raw is the received message (copied if the PBU is held).
 func (l *LMA) handlePBU(src, dst netip.Addr, pbu *mh.BindingUpdate, raw []byte, now time.Time) {
 	r := l.newReq(src, dst, pbu, raw, now)
+	defer l.freeReq(r)
 
 	// Steps 1-3: IPsec is outside this package; the §9.2 checks were
 	// applied by handlePacket; the Home Address option check is ignored.
@@ -120,7 +165,9 @@ func (l *LMA) handlePBU(src, dst netip.Addr, pbu *mh.BindingUpdate, raw []byte, 
 		errors.As(err, &se)
 		if se.Status == mh.StatusHomeRegistrationNotSupported {
 			// Not a proxy registration: a plain BA, P clear (RFC 6275 §10.3.1).
-			r.log.WithField("reason", se.Reason).Info("Binding Update without P rejected")
+			if lg := r.logAt(logrus.InfoLevel); lg != nil {
+				lg.WithField("reason", se.Reason).Info("Binding Update without P rejected")
+			}
 			l.send(src, &mh.BindingAck{Status: se.Status, Sequence: pbu.Sequence})
 			return
 		}
@@ -372,7 +419,9 @@ func (l *LMA) apply(r *pbuReq, d decision, b *bce, st mh.Status) {
 	switch d {
 	case decIgnore:
 		l.counters.Ignored++
-		r.log.Debug("lifetime-0 PBU matching no mobility session ignored (RFC 5213 §5.4.1)")
+		if lg := r.logAt(logrus.DebugLevel); lg != nil {
+			lg.Debug("lifetime-0 PBU matching no mobility session ignored (RFC 5213 §5.4.1)")
+		}
 	case decReject:
 		l.reject(r, st, "BCE lookup (RFC 5213 §5.4.1)")
 	case decWait:
@@ -476,7 +525,9 @@ func (l *LMA) initialRegistration(r *pbuReq, replace *bce, assigned []netip.Pref
 		for _, p := range hnps {
 			delete(replace.allocated, p) // taken over, not released
 		}
-		r.log.WithField("old_mag", replace.proxyCoA).Info("new mobility session replaces the session holding the same prefixes (RFC 5213 §5.4.1.1 step 6)")
+		if lg := r.logAt(logrus.InfoLevel); lg != nil {
+			lg.WithField("old_mag", replace.proxyCoA).Info("new mobility session replaces the session holding the same prefixes (RFC 5213 §5.4.1.1 step 6)")
+		}
 		l.removeBCE(replace, "replaced by a new mobility session")
 	}
 	l.nextID++
@@ -508,12 +559,16 @@ func (l *LMA) initialRegistration(r *pbuReq, replace *bce, assigned []netip.Pref
 	l.setCoA(b, r.coa)
 	l.accept(r, b)
 	if err := l.installRoutes(b); err != nil {
-		r.log.WithError(err).Error("cannot install the prefix routes; registration refused")
+		if lg := r.logAt(logrus.ErrorLevel); lg != nil {
+			lg.WithError(err).Error("cannot install the prefix routes; registration refused")
+		}
 		l.removeBCE(b, "data plane error")
 		l.reject(r, mh.StatusReasonUnspecified, "data plane error")
 		return
 	}
-	r.log.WithFields(logrus.Fields{"hnp": hnps, "lifetime": b.lifetime}).Info("mobility session created")
+	if lg := r.logAt(logrus.InfoLevel); lg != nil {
+		lg.WithFields(logrus.Fields{"hnp": hnps, "lifetime": b.lifetime}).Info("mobility session created")
+	}
 	l.emit(b, EventCreated)
 	l.sendPBA(r, mh.StatusAccepted, b)
 }
@@ -610,19 +665,27 @@ func (l *LMA) extend(r *pbuReq, b *bce) {
 	l.accept(r, b)
 	if handoff || restored || !b.routed {
 		if err := l.installRoutes(b); err != nil {
-			r.log.WithError(err).Error("cannot move the prefix routes")
+			if lg := r.logAt(logrus.ErrorLevel); lg != nil {
+				lg.WithError(err).Error("cannot move the prefix routes")
+			}
 			l.counters.DataPlaneErrors++
 		}
 	}
 	switch {
 	case handoff:
-		r.log.WithFields(logrus.Fields{"old_mag": oldCoA, "hnp": b.hnps, "restored": restored}).Info("binding moved to a new MAG (RFC 5213 §5.3.4)")
+		if lg := r.logAt(logrus.InfoLevel); lg != nil {
+			lg.WithFields(logrus.Fields{"old_mag": oldCoA, "hnp": b.hnps, "restored": restored}).Info("binding moved to a new MAG (RFC 5213 §5.3.4)")
+		}
 		l.emit(b, EventMoved)
 	case restored:
-		r.log.WithField("hnp", b.hnps).Info("binding restored during the de-registration delay")
+		if lg := r.logAt(logrus.InfoLevel); lg != nil {
+			lg.WithField("hnp", b.hnps).Info("binding restored during the de-registration delay")
+		}
 		l.emit(b, EventRefreshed)
 	default:
-		r.log.Debug("binding lifetime extended")
+		if lg := r.logAt(logrus.DebugLevel); lg != nil {
+			lg.Debug("binding lifetime extended")
+		}
 		l.emit(b, EventRefreshed)
 	}
 	l.sendPBA(r, mh.StatusAccepted, b)
@@ -632,7 +695,9 @@ func (l *LMA) extend(r *pbuReq, b *bce) {
 func (l *LMA) deregister(r *pbuReq, b *bce) {
 	if b.proxyCoA != r.coa {
 		l.counters.Ignored++
-		r.log.WithField("bce_mag", b.proxyCoA).Debug("de-registration from a MAG that is not the BCE's Proxy-CoA ignored (RFC 5213 §5.3.5)")
+		if lg := r.logAt(logrus.DebugLevel); lg != nil {
+			lg.WithField("bce_mag", b.proxyCoA).Debug("de-registration from a MAG that is not the BCE's Proxy-CoA ignored (RFC 5213 §5.3.5)")
+		}
 		return
 	}
 	l.accept(r, b)
@@ -640,7 +705,9 @@ func (l *LMA) deregister(r *pbuReq, b *bce) {
 		b.state = StateDeregistered
 		l.removeRoutes(b)
 		l.restartTimer(b, l.cfg.MinDelayBeforeBCEDelete, "de-registration delay over, binding deleted")
-		r.log.WithField("hnp", b.hnps).Info("binding de-registered; deleted after MinDelayBeforeBCEDelete")
+		if lg := r.logAt(logrus.InfoLevel); lg != nil {
+			lg.WithField("hnp", b.hnps).Info("binding de-registered; deleted after MinDelayBeforeBCEDelete")
+		}
 		l.emit(b, EventDeregistered)
 	}
 	l.sendPBA(r, mh.StatusAccepted, b)
@@ -658,13 +725,17 @@ func (l *LMA) hold(r *pbuReq, b *bce) {
 	if h := b.held; h != nil {
 		l.counters.Superseded++
 		h.src, h.dst, h.raw, h.now = r.src, r.dst, raw, r.now
-		r.log.Debug("held PBU replaced by a newer one")
+		if lg := r.logAt(logrus.DebugLevel); lg != nil {
+			lg.Debug("held PBU replaced by a newer one")
+		}
 		return
 	}
 	h := &heldPBU{src: r.src, dst: r.dst, raw: raw, now: r.now}
 	b.held = h
 	h.timer = l.after(l.cfg.MaxDelayBeforeNewBCEAssign, func() { l.resumeHeld(b, h, false) })
-	r.log.WithField("bce_mag", b.proxyCoA).Info("PBU with HI=4 held for the previous MAG's de-registration (RFC 5213 §5.4.1)")
+	if lg := r.logAt(logrus.InfoLevel); lg != nil {
+		lg.WithField("bce_mag", b.proxyCoA).Info("PBU with HI=4 held for the previous MAG's de-registration (RFC 5213 §5.4.1)")
+	}
 }
 
 // resumeHeld answers a held PBU: as an update of b after its
@@ -683,6 +754,7 @@ func (l *LMA) resumeHeld(b *bce, h *heldPBU, deregistered bool) {
 		return // it decoded once
 	}
 	r := l.newReq(h.src, h.dst, pbu, h.raw, h.now)
+	defer l.freeReq(r)
 	if st, _ := l.checkPolicy(r); st != 0 {
 		l.reject(r, st, "policy changed")
 		return
@@ -691,7 +763,9 @@ func (l *LMA) resumeHeld(b *bce, h *heldPBU, deregistered bool) {
 		l.apply(r, decUpdate, b, 0)
 		return
 	}
-	r.log.Info("no de-registration within MaxDelayBeforeNewBCEAssign: new mobility session")
+	if lg := r.logAt(logrus.InfoLevel); lg != nil {
+		lg.Info("no de-registration within MaxDelayBeforeNewBCEAssign: new mobility session")
+	}
 	l.apply(r, decNew, nil, 0)
 }
 

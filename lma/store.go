@@ -213,12 +213,18 @@ func (l *LMA) deferTx(dst netip.Addr, m mh.Message) {
 		l.send(dst, m)
 		return
 	}
-	l.pendingTx = append(l.pendingTx, outMsg{dst, m})
+	b, ok := l.encode(m)
+	if !ok {
+		return
+	}
+	l.pendingTx = append(l.pendingTx, outMsg{dst: dst, data: append([]byte(nil), b...), meta: metaOf(m)})
 }
 
+// outMsg is an encoded message waiting for the store.
 type outMsg struct {
-	dst netip.Addr
-	m   mh.Message
+	dst  netip.Addr
+	data []byte
+	meta txMeta
 }
 
 // flushStore hands the changes made by the last operation to the store
@@ -261,7 +267,7 @@ func (l *LMA) flushStore() {
 				return
 			}
 			for _, o := range txs {
-				l.send(o.dst, o.m)
+				l.sendRaw(o.dst, o.data, o.meta)
 			}
 		})
 	})
