@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/pmipdmm/pmipdmm/ipsec"
 	"github.com/pmipdmm/pmipdmm/mh"
 	"github.com/sirupsen/logrus"
 )
@@ -23,6 +24,10 @@ type Config struct {
 	LM         LM         `mapstructure:"lm"`
 	Management Management `mapstructure:"management"`
 	Metrics    Metrics    `mapstructure:"metrics"`
+	// IPsec protects the signalling with ESP (RFC 5213 §4): SPD, SAD and
+	// key files, and who does ESP (package ipsec). Optional: nil when the
+	// section is absent (signalling in the clear).
+	IPsec *ipsec.Settings `mapstructure:"ipsec"`
 }
 
 // Node identifies the daemon.

@@ -87,6 +87,9 @@ var indexRE = regexp.MustCompile(`\[\d+\]`)
 
 // schemaKeys lists every leaf key of the schema, with [] for list items.
 func schemaKeys(path string, t reflect.Type, out *[]string) {
+	if t.Kind() == reflect.Pointer && !leafTypes[t] { // an optional section
+		t = t.Elem()
+	}
 	if leafTypes[t] || (t.Kind() != reflect.Struct && !(t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct && !leafTypes[t.Elem()])) {
 		*out = append(*out, path)
 		return
@@ -95,8 +98,8 @@ func schemaKeys(path string, t reflect.Type, out *[]string) {
 		schemaKeys(path+"[]", t.Elem(), out)
 		return
 	}
-	for i := range t.NumField() {
-		schemaKeys(join(path, t.Field(i).Tag.Get("mapstructure")), t.Field(i).Type, out)
+	for _, f := range schemaFields(t) {
+		schemaKeys(join(path, f.Tag.Get("mapstructure")), f.Type, out)
 	}
 }
 

@@ -17,7 +17,7 @@ type Changes struct {
 	Keys []string
 	// Restart are the changed keys that take effect only after a restart
 	// (addresses, interfaces, driver, roles, sockets, the domain-wide
-	// ordering scheme, the fixed MAG addresses).
+	// ordering scheme, the fixed MAG addresses, the ipsec section).
 	Restart []string
 	// Timers are the changed keys of timers and protocol constants
 	// (lma.timers, heartbeat, revocation, retransmission, lifetimes, RA).
@@ -94,6 +94,7 @@ var restartKeys = []string{
 	"lma.address", "lma.ordering", "lma.mobile_node_generated_timestamp",
 	"mag.address", "mag.link_local_address", "mag.link_layer_address",
 	"management.", "metrics.",
+	"ipsec", // the SAD, SPD and backend are set up at start
 }
 
 // timerKeys are the keys (or prefixes) of timers and protocol constants.

@@ -18,6 +18,11 @@
 // Reloader re-reads the file on SIGHUP, refuses an invalid one (keeping the
 // running configuration) and hands the difference to an apply callback.
 //
+// The optional ipsec section is an ipsec.Settings (SPD, SAD, key files and
+// backend), checked by its Validate and reported as ipsec.<key> lines.
+//
 // configs/ at the repository root holds commented examples (an LMA and two
-// MAGs) that the tests load.
+// MAGs, the same LMA and MAG1 with an ipsec section, the DMM domain, the
+// end-to-end tests' nodes) that the tests load: every one must load and
+// validate, and together they set every key of the schema.
 package config

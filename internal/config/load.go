@@ -150,6 +150,24 @@ var leafTypes = map[reflect.Type]bool{
 	reflect.TypeFor[net.HardwareAddr](): true,
 }
 
+// schemaFields returns the fields of struct t that are keys, in order:
+// those with a mapstructure name, and those of embedded structs tagged
+// ",squash" (their keys sit at t's level, as in ipsec.Settings).
+func schemaFields(t reflect.Type) []reflect.StructField {
+	var out []reflect.StructField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		switch {
+		case name == "" && opts == "squash" && f.Type.Kind() == reflect.Struct:
+			out = append(out, schemaFields(f.Type)...)
+		case name != "":
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 func join(path, key string) string {
 	if path == "" {
 		return key
@@ -168,6 +186,8 @@ func (w *walker) walk(path string, t reflect.Type, v any) {
 		return
 	}
 	switch t.Kind() {
+	case reflect.Pointer: // an optional section
+		w.walk(path, t.Elem(), v)
 	case reflect.Struct:
 		m, ok := v.(map[string]any)
 		if !ok {
@@ -176,12 +196,10 @@ func (w *walker) walk(path string, t reflect.Type, v any) {
 		}
 		fields := map[string]reflect.StructField{}
 		var names []string
-		for i := range t.NumField() {
-			f := t.Field(i)
-			if tag := f.Tag.Get("mapstructure"); tag != "" {
-				fields[tag] = f
-				names = append(names, tag)
-			}
+		for _, f := range schemaFields(t) {
+			tag := f.Tag.Get("mapstructure")
+			fields[tag] = f
+			names = append(names, tag)
 		}
 		keys := make([]string, 0, len(m))
 		for k := range m {

@@ -1,12 +1,14 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
 	"time"
 
+	"github.com/pmipdmm/pmipdmm/ipsec"
 	"github.com/sirupsen/logrus"
 )
 
@@ -52,10 +54,38 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	c.validateIPsec(&ps)
 	if len(ps) == 0 {
 		return nil
 	}
 	return &Error{Problems: ps}
+}
+
+// validateIPsec reports the problems ipsec.Settings.Validate finds (it
+// reads no key file) as ipsec.<field> lines.
+func (c *Config) validateIPsec(ps *problems) {
+	if c.IPsec == nil {
+		return
+	}
+	var visit func(error)
+	visit = func(err error) {
+		var fe *ipsec.FieldError
+		switch x := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range x.Unwrap() {
+				visit(e)
+			}
+		default:
+			if errors.As(err, &fe) {
+				ps.add("ipsec."+fe.Field, "%s", fe.Reason)
+			} else {
+				ps.add("ipsec", "%v", err)
+			}
+		}
+	}
+	if err := c.IPsec.Validate(); err != nil {
+		visit(err)
+	}
 }
 
 func (c *Config) validateNode(ps *problems) {
