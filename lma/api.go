@@ -35,10 +35,10 @@ type Binding struct {
 
 func (b *bce) snapshot() Binding {
 	return Binding{
-		MN: b.mnKey, MNIDSubtype: b.mnid.Subtype, LinkLayerID: append([]byte(nil), b.llid...),
-		LinkLocal: b.linkLocal, HNPs: append([]netip.Prefix(nil), b.hnps...), ProxyCoA: b.proxyCoA,
-		ATT: b.att, HI: b.hi, Timestamp: b.timestamp, Sequence: b.seq, Lifetime: b.lifetime,
-		Expires: b.expires, Created: b.created, State: b.state, Held: b.held != nil,
+		MN: b.mnKey, MNIDSubtype: b.mnidSub, LinkLayerID: []byte(b.llid),
+		LinkLocal: b.linkLocal, HNPs: append([]netip.Prefix(nil), b.hnps...), ProxyCoA: b.proxyCoA(),
+		ATT: b.att, HI: b.hi, Timestamp: b.timestamp, Sequence: b.seq, Lifetime: b.lifetimeDur(),
+		Expires: nsTime(b.expires), Created: nsTime(b.created), State: b.state, Held: b.held() != nil,
 	}
 }
 
@@ -58,7 +58,7 @@ func sortBindings(bs []Binding) {
 func (l *LMA) Bindings(ctx context.Context) ([]Binding, error) {
 	var out []Binding
 	err := l.call(ctx, func() {
-		for _, b := range l.byID {
+		for b := range l.all {
 			out = append(out, b.snapshot())
 		}
 	})
@@ -70,7 +70,7 @@ func (l *LMA) Bindings(ctx context.Context) ([]Binding, error) {
 func (l *LMA) Binding(ctx context.Context, mn string) ([]Binding, error) {
 	var out []Binding
 	err := l.call(ctx, func() {
-		for _, b := range l.byMN[mn] {
+		for b := l.byMN[mn]; b != nil; b = b.nextMN {
 			out = append(out, b.snapshot())
 		}
 	})
@@ -144,7 +144,7 @@ var ErrNoBinding = errors.New("lma: no such binding")
 func (l *LMA) Revoke(ctx context.Context, mn string, hnp netip.Prefix, trigger mh.RevocationTrigger) ([]<-chan RevokeResult, error) {
 	var out []<-chan RevokeResult
 	err := l.call(ctx, func() {
-		for _, b := range append([]*bce(nil), l.byMN[mn]...) {
+		for _, b := range l.sessions(mn) {
 			if hnp.IsValid() && l.byPrefix[hnp.Masked()] != b {
 				continue
 			}

@@ -14,13 +14,14 @@ import (
 // Restart Counter means it restarted. What to do with the bindings of a
 // peer that is down or restarted is left to the operator (Peers).
 
-func (l *LMA) peerRef(a netip.Addr) {
+func (l *LMA) peerRef(a netip.Addr) *peer {
 	p := l.peers[a]
 	if p == nil {
 		p = &peer{addr: a}
 		l.peers[a] = p
 	}
 	p.bindings++
+	return p
 }
 
 func (l *LMA) peerUnref(a netip.Addr) {

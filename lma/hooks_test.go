@@ -95,8 +95,8 @@ func TestPrefixAssigner(t *testing.T) {
 	}
 	h.wantEntries(route(assigned, mag1))
 	h.loop(func() {
-		if len(h.l.pool.inUse) != 0 {
-			t.Errorf("pool used: %v", h.l.pool.inUse)
+		if h.l.allocCount != 0 {
+			t.Errorf("%d pool prefixes used", h.l.allocCount)
 		}
 	})
 	// A refresh does not ask again.

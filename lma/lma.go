@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -52,37 +53,165 @@ func (s BCEState) String() string {
 	return fmt.Sprintf("state(%d)", uint8(s))
 }
 
-// bce is a Binding Cache entry (RFC 5213 §5.1 and the RFC 6275 §9.1 fields).
+// bce is a Binding Cache entry (RFC 5213 §5.1 and the RFC 6275 §9.1
+// fields). It is kept small (one is held per mobility session, a million
+// of them must fit in a GiB): times are Unix nanoseconds, octet strings
+// are strings (the MN-ID shares the key's bytes, an absent MN LL-ID is a
+// constant), the Proxy-CoA is the peer's, the pool flags are bits, the
+// expiry is a place in one timer heap, and what few entries need (a held
+// PBU, a revocation) hangs off ext.
 type bce struct {
 	id        uint64
 	mnKey     string
-	mnid      mh.MNIdentifier // copy
-	llid      []byte          // 2 ALL_ZERO octets when the PBU had none
+	mnidID    string // MN-ID identifier octets
+	llid      string // MN LL-ID octets; llidNone when the PBU had none
 	linkLocal netip.Addr
 	hnps      []netip.Prefix
-	allocated map[netip.Prefix]bool // from the pools (released on delete)
-	proxyCoA  netip.Addr
-	att       mh.ATT
-	hi        mh.HandoffIndicatorValue
+	pooled    uint64 // bit i: hnps[i] (i < 64) came from the pools; the rest in ext
+	peer      *peer  // the Proxy-CoA's heartbeat state (nil before setCoA)
+	nextMN    *bce   // the MN's next session (byMN is the first)
+	// mnTS, on an MN's first session: the greatest PBU timestamp
+	// accepted for the MN while it has sessions (0: none).
+	mnTS      uint64
 	timestamp uint64 // LMA time of day at receipt of the last accepted PBU; 0 in the sequence scheme
 	pbuTS     uint64 // Timestamp option value of the last accepted PBU (0: none)
+	expires   int64  // Unix ns
+	deadline  int64  // Unix ns: when the entry's timer fires
+	created   int64  // Unix ns
+	ext       *bceExt
+	heapIdx   int32  // place in the timer heap, -1 when not in it
+	lifetime  uint32 // seconds
 	seq       uint16 // Sequence # of the last accepted PBU
-	hasSeq    bool
-	lifetime  time.Duration
-	expires   time.Time
-	deadline  time.Time // when timer fires
-	created   time.Time
+	mnidSub   mh.MNIDSubtype
+	att       mh.ATT
+	hi        mh.HandoffIndicatorValue
 	state     BCEState
+	hasSeq    bool
+	mnidEmpty bool
+	removed   bool
+	routed    bool // prefix routes installed
+}
+
+// bceExt holds what few entries need.
+type bceExt struct {
+	held   *heldPBU
+	revoke *revocation
 	// resumeTrigger: revocation trigger of an entry restored in
 	// StateRevoking (until Run resumes the revocation).
 	resumeTrigger mh.RevocationTrigger
+	pooledMore    []bool // pool flags of hnps[64:]
+}
 
-	gen     uint64 // bumped on every change of timers, so stale timer ops do nothing
-	timer   clock.Timer
-	held    *heldPBU
-	revoke  *revocation
-	removed bool
-	routed  bool // prefix routes installed
+// llidNone is the MN LL-ID of an entry whose PBU had none: 2 ALL_ZERO octets.
+const llidNone = "\x00\x00"
+
+func (b *bce) x() *bceExt {
+	if b.ext == nil {
+		b.ext = &bceExt{}
+	}
+	return b.ext
+}
+
+// tidy drops ext once it holds nothing.
+func (b *bce) tidy() {
+	if e := b.ext; e != nil && e.held == nil && e.revoke == nil && e.resumeTrigger == 0 && len(e.pooledMore) == 0 {
+		b.ext = nil
+	}
+}
+
+func (b *bce) held() *heldPBU {
+	if b.ext == nil {
+		return nil
+	}
+	return b.ext.held
+}
+
+func (b *bce) setHeld(h *heldPBU) {
+	if h == nil && b.ext == nil {
+		return
+	}
+	b.x().held = h
+	b.tidy()
+}
+
+func (b *bce) revoke() *revocation {
+	if b.ext == nil {
+		return nil
+	}
+	return b.ext.revoke
+}
+
+func (b *bce) setRevoke(rv *revocation) {
+	if rv == nil && b.ext == nil {
+		return
+	}
+	b.x().revoke = rv
+	b.tidy()
+}
+
+func (b *bce) proxyCoA() netip.Addr {
+	if b.peer == nil {
+		return netip.Addr{}
+	}
+	return b.peer.addr
+}
+
+func (b *bce) lifetimeDur() time.Duration { return time.Duration(b.lifetime) * time.Second }
+
+// isPooled reports whether hnps[i] came from the pools.
+func (b *bce) isPooled(i int) bool {
+	if i < 64 {
+		return b.pooled&(1<<i) != 0
+	}
+	if b.ext == nil || i-64 >= len(b.ext.pooledMore) {
+		return false
+	}
+	return b.ext.pooledMore[i-64]
+}
+
+func (b *bce) setPooled(i int, v bool) {
+	if i < 64 {
+		if v {
+			b.pooled |= 1 << i
+		} else {
+			b.pooled &^= 1 << i
+		}
+		return
+	}
+	if !v && (b.ext == nil || i-64 >= len(b.ext.pooledMore)) {
+		return
+	}
+	e := b.x()
+	for len(e.pooledMore) <= i-64 {
+		e.pooledMore = append(e.pooledMore, false)
+	}
+	e.pooledMore[i-64] = v
+	if !v && !slices.Contains(e.pooledMore, true) {
+		e.pooledMore = nil
+		b.tidy()
+	}
+}
+
+// prefixPooled reports whether p is one of b's prefixes from the pools.
+func (b *bce) prefixPooled(p netip.Prefix) bool {
+	i := slices.Index(b.hnps, p)
+	return i >= 0 && b.isPooled(i)
+}
+
+// nsTime converts Unix nanoseconds (0: the zero time) to a UTC time.
+func nsTime(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// unixNs converts t to Unix nanoseconds (the zero time: 0).
+func unixNs(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 // heldPBU is a PBU with HI=4 waiting for the previous MAG's
@@ -119,21 +248,23 @@ type LMA struct {
 
 	// State below is owned by the loop.
 	nextID   uint64
-	byID     map[uint64]*bce
+	nBCE     int // entries in the cache
 	byPrefix map[netip.Prefix]*bce
-	byMN     map[string][]*bce
-	lastTS   map[string]uint64 // greatest accepted PBU timestamp per MN (while it has a BCE)
+	byMN     map[string]*bce // the MN's first session; the others follow nextMN
 	pool     *prefixPool
-	peers    map[netip.Addr]*peer
-	static   map[netip.Prefix]string // statically assigned prefix -> MN key
-	dec      mh.Decoder
-	tx       txQueue
-	pba      pbaScratch
-	reqFree  []*pbuReq
-	hbTimer  clock.Timer
-	briSeq   uint16
-	revokes  map[uint16]*revocation
-	counters Counters
+	// allocCount counts the pool prefixes held by entries.
+	allocCount int
+	timers     timerHeap
+	peers      map[netip.Addr]*peer
+	static     map[netip.Prefix]string // statically assigned prefix -> MN key
+	dec        mh.Decoder
+	tx         txQueue
+	pba        pbaScratch
+	reqFree    []*pbuReq
+	hbTimer    clock.Timer
+	briSeq     uint16
+	revokes    map[uint16]*revocation
+	counters   Counters
 	// processed counts the packets handlePacket was given (tests use it
 	// to know the loop has caught up).
 	processed uint64
@@ -167,10 +298,8 @@ func New(cfg Config) (*LMA, error) {
 		ops:       make(chan func(), 1024),
 		done:      make(chan struct{}),
 		started:   make(chan struct{}),
-		byID:      map[uint64]*bce{},
 		byPrefix:  map[netip.Prefix]*bce{},
-		byMN:      map[string][]*bce{},
-		lastTS:    map[string]uint64{},
+		byMN:      map[string]*bce{},
 		peers:     map[netip.Addr]*peer{},
 		static:    map[netip.Prefix]string{},
 		revokes:   map[uint16]*revocation{},
@@ -248,17 +377,84 @@ func (l *LMA) stopTimers() {
 	if l.hbTimer != nil {
 		l.hbTimer.Stop()
 	}
-	for _, b := range l.byID {
-		if b.timer != nil {
-			b.timer.Stop()
-		}
-		if b.held != nil && b.held.timer != nil {
-			b.held.timer.Stop()
+	l.timers.stop()
+	for b := range l.all {
+		if h := b.held(); h != nil && h.timer != nil {
+			h.timer.Stop()
 		}
 	}
 	for _, r := range l.revokes {
 		if r.timer != nil {
 			r.timer.Stop()
+		}
+	}
+}
+
+// all iterates over the Binding Cache.
+func (l *LMA) all(yield func(*bce) bool) {
+	for _, b := range l.byMN {
+		for ; b != nil; b = b.nextMN {
+			if !yield(b) {
+				return
+			}
+		}
+	}
+}
+
+// sessions returns the MN's sessions, oldest first.
+func (l *LMA) sessions(mn string) []*bce {
+	var out []*bce
+	for b := l.byMN[mn]; b != nil; b = b.nextMN {
+		out = append(out, b)
+	}
+	return out
+}
+
+// onlySession returns the MN's session when it has exactly one.
+func (l *LMA) onlySession(mn string) *bce {
+	if b := l.byMN[mn]; b != nil && b.nextMN == nil {
+		return b
+	}
+	return nil
+}
+
+// addSession appends b to its MN's sessions.
+func (l *LMA) addSession(b *bce) {
+	l.nBCE++
+	head := l.byMN[b.mnKey]
+	if head == nil {
+		l.byMN[b.mnKey] = b
+		return
+	}
+	for head.nextMN != nil {
+		head = head.nextMN
+	}
+	head.nextMN = b
+}
+
+// dropSession unlinks b from its MN's sessions (the MN's timestamp stays
+// with the first remaining one, and goes with the last).
+func (l *LMA) dropSession(b *bce) {
+	head := l.byMN[b.mnKey]
+	if head == nil {
+		return
+	}
+	l.nBCE--
+	if head == b {
+		if b.nextMN == nil {
+			delete(l.byMN, b.mnKey)
+		} else {
+			b.nextMN.mnTS = b.mnTS
+			l.byMN[b.mnKey] = b.nextMN
+		}
+		b.nextMN = nil
+		return
+	}
+	for p := head; p.nextMN != nil; p = p.nextMN {
+		if p.nextMN == b {
+			p.nextMN = b.nextMN
+			b.nextMN = nil
+			return
 		}
 	}
 }

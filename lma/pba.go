@@ -110,7 +110,7 @@ func (l *LMA) buildPBA(r *pbuReq, st mh.Status, b *bce) *mh.BindingAck {
 	s.opts = opts
 	pba.Options = opts
 	if st.Accepted() && b != nil {
-		pba.Lifetime = uint16(b.lifetime / (4e9))
+		pba.Lifetime = uint16(b.lifetime / 4)
 	}
 	return pba
 }

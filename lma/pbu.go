@@ -1,7 +1,6 @@
 package lma
 
 import (
-	"bytes"
 	"errors"
 	"net/netip"
 	"slices"
@@ -65,8 +64,8 @@ func (l *LMA) mnKey(id *mh.MNIdentifier) string {
 	if id != nil && !id.Empty && id.Subtype == mh.MNIDNAI {
 		// A key equal to the identifier's octets is printable (every
 		// MNKey is), so MNKey(id) would be that same string.
-		if bs := l.byMN[string(id.Identifier)]; len(bs) > 0 {
-			return bs[0].mnKey
+		if b := l.byMN[string(id.Identifier)]; b != nil {
+			return b.mnKey
 		}
 	}
 	return MNKey(id)
@@ -236,7 +235,8 @@ func seqStale(s, last uint16) bool { return uint16(last-s) <= 32768 }
 // applies against the session's BCE (135 with the last accepted number).
 func (l *LMA) checkOrder(r *pbuReq) (mh.Status, uint16, string) {
 	if r.ts != nil {
-		if last, ok := l.lastTS[r.mnKey]; ok {
+		if head := l.byMN[r.mnKey]; head != nil && head.mnTS != 0 {
+			last := head.mnTS
 			if r.ts.Value < last {
 				return mh.StatusTimestampLowerThanPrevAccepted, 0, "timestamp lower than the last accepted one"
 			}
@@ -275,18 +275,14 @@ func (l *LMA) orderingBCE(r *pbuReq) *bce {
 			return b
 		}
 	}
-	bs := l.byMN[r.mnKey]
 	if r.llidNonZero() && r.att != nil {
-		for _, b := range bs {
-			if b.att == r.att.Value && bytes.Equal(b.llid, r.llid.LinkLayerID) {
+		for b := l.byMN[r.mnKey]; b != nil; b = b.nextMN {
+			if b.att == r.att.Value && b.llid == string(r.llid.LinkLayerID) {
 				return b
 			}
 		}
 	}
-	if len(bs) == 1 {
-		return bs[0]
-	}
-	return nil
+	return l.onlySession(r.mnKey)
 }
 
 type decision uint8
@@ -329,37 +325,37 @@ func (l *LMA) lookup(r *pbuReq) (d decision, b *bce, st mh.Status) {
 			return decReject, nil, mh.StatusBCEPBUPrefixSetDoNotMatch
 		}
 		switch {
-		case r.llid != nil && bytes.Equal(r.llid.LinkLayerID, found.llid) && att == found.att,
+		case r.llid != nil && string(r.llid.LinkLayerID) == found.llid && att == found.att,
 			hi == mh.HIHandoffBetweenIfaces,
 			r.llid == nil && allZero(found.llid) && att == found.att && hi == mh.HIHandoffBetweenMAGs,
-			found.proxyCoA == r.coa && att == found.att:
+			found.proxyCoA() == r.coa && att == found.att:
 			return decUpdate, found, 0
 		}
 		return newOrIgnore(found)
 	}
-	bs := l.byMN[r.mnKey]
+	only := l.onlySession(r.mnKey)
 	// §5.4.1.2: MN LL-ID present (NON_ZERO).
 	if r.llidNonZero() {
-		for _, b := range bs {
-			if b.att == att && bytes.Equal(b.llid, r.llid.LinkLayerID) {
+		for b := l.byMN[r.mnKey]; b != nil; b = b.nextMN {
+			if b.att == att && b.llid == string(r.llid.LinkLayerID) {
 				return decUpdate, b, 0
 			}
 		}
-		if hi == mh.HIHandoffBetweenIfaces && len(bs) == 1 {
-			return decUpdate, bs[0], 0
+		if hi == mh.HIHandoffBetweenIfaces && only != nil {
+			return decUpdate, only, 0
 		}
-		if hi == mh.HIHandoffStateUnknown && len(bs) == 1 {
-			return l.waitOrUpdate(r, bs[0])
+		if hi == mh.HIHandoffStateUnknown && only != nil {
+			return l.waitOrUpdate(r, only)
 		}
 		return newOrIgnore(nil)
 	}
 	// §5.4.1.3: no MN LL-ID: the MN-ID is the key.
-	if len(bs) == 1 {
+	if only != nil {
 		switch hi {
 		case mh.HIHandoffBetweenIfaces, mh.HIHandoffBetweenMAGs:
-			return decUpdate, bs[0], 0
+			return decUpdate, only, 0
 		case mh.HIHandoffStateUnknown:
-			return l.waitOrUpdate(r, bs[0])
+			return l.waitOrUpdate(r, only)
 		}
 	}
 	return newOrIgnore(nil)
@@ -401,7 +397,7 @@ func samePrefixSet(a, b []netip.Prefix) bool {
 	return true
 }
 
-func allZero(b []byte) bool {
+func allZero(b string) bool {
 	for _, c := range b {
 		if c != 0 {
 			return false
@@ -462,13 +458,10 @@ func (l *LMA) grantedLifetime(req uint16) uint16 {
 // are the session's, authorised, and nothing comes from the pools.
 func (l *LMA) initialRegistration(r *pbuReq, replace *bce, assigned []netip.Prefix) {
 	var hnps []netip.Prefix
-	allocated := map[netip.Prefix]bool{}
-	undo := func() {
-		for p := range allocated {
-			if replace == nil || !slices.Contains(replace.hnps, p) {
-				l.pool.release(p)
-			}
-		}
+	var pooled []bool // parallel to hnps: from the pools
+	add := func(p netip.Prefix, fromPool bool) {
+		hnps = append(hnps, p)
+		pooled = append(pooled, fromPool)
 	}
 	for _, p := range assigned {
 		p = p.Masked()
@@ -477,7 +470,7 @@ func (l *LMA) initialRegistration(r *pbuReq, replace *bce, assigned []netip.Pref
 			return
 		}
 		if !slices.Contains(hnps, p) {
-			hnps = append(hnps, p)
+			add(p, false)
 		}
 	}
 	if assigned != nil && len(hnps) == 0 {
@@ -489,15 +482,11 @@ func (l *LMA) initialRegistration(r *pbuReq, replace *bce, assigned []netip.Pref
 			break
 		}
 		if !l.prefixAuthorized(r, p, replace) {
-			undo()
 			l.reject(r, mh.StatusNotAuthorizedForHNP, "prefix "+p.String()+" not authorised for this MN")
 			return
 		}
 		if !slices.Contains(hnps, p) {
-			hnps = append(hnps, p)
-			if replace != nil && replace.allocated[p] {
-				allocated[p] = true
-			}
+			add(p, replace != nil && replace.prefixPooled(p))
 		}
 	}
 	if r.anyZero && assigned == nil {
@@ -505,28 +494,31 @@ func (l *LMA) initialRegistration(r *pbuReq, replace *bce, assigned []netip.Pref
 		for _, p := range r.policy.Prefixes {
 			p = p.Masked()
 			if owner := l.byPrefix[p]; owner == nil && !slices.Contains(hnps, p) {
-				hnps = append(hnps, p)
+				add(p, false)
 				n++
 			}
 		}
+		// A pool prefix is free when no session holds it (nor this one).
+		used := func(q netip.Prefix) bool { return l.byPrefix[q] != nil || slices.Contains(hnps, q) }
 		for n == 0 && len(hnps) < len(r.nonZero)+l.cfg.PrefixesPerSession {
-			p, ok := l.pool.alloc(r.mnKey)
+			p, ok := l.pool.alloc(used)
 			if !ok {
-				undo()
 				l.reject(r, mh.StatusInsufficientResources, "prefix pools exhausted")
 				return
 			}
-			allocated[p] = true
 			l.poolDirty = true
-			hnps = append(hnps, p)
+			add(p, true)
 		}
 	}
 	if replace != nil {
-		for _, p := range hnps {
-			delete(replace.allocated, p) // taken over, not released
+		for i, p := range replace.hnps {
+			if replace.isPooled(i) && slices.Contains(hnps, p) {
+				replace.setPooled(i, false) // taken over, not released
+				l.allocCount--
+			}
 		}
 		if lg := r.logAt(logrus.InfoLevel); lg != nil {
-			lg.WithField("old_mag", replace.proxyCoA).Info("new mobility session replaces the session holding the same prefixes (RFC 5213 §5.4.1.1 step 6)")
+			lg.WithField("old_mag", replace.proxyCoA()).Info("new mobility session replaces the session holding the same prefixes (RFC 5213 §5.4.1.1 step 6)")
 		}
 		l.removeBCE(replace, "replaced by a new mobility session")
 	}
@@ -534,28 +526,31 @@ func (l *LMA) initialRegistration(r *pbuReq, replace *bce, assigned []netip.Pref
 	b := &bce{
 		id:        l.nextID,
 		mnKey:     r.mnKey,
-		mnid:      mh.MNIdentifier{Subtype: r.mnid.Subtype, Identifier: append([]byte(nil), r.mnid.Identifier...)},
-		hnps:      hnps,
-		allocated: allocated,
-		created:   r.now,
+		mnidSub:   r.mnid.Subtype,
+		mnidID:    r.mnKey,
+		hnps:      slices.Clip(hnps),
+		created:   r.now.UnixNano(),
 		linkLocal: l.cfg.MAGLinkLocal,
+		heapIdx:   -1,
+		llid:      llidNone,
+	}
+	if string(r.mnid.Identifier) != r.mnKey {
+		b.mnidID = string(r.mnid.Identifier)
 	}
 	if r.llid != nil {
-		b.llid = append([]byte(nil), r.llid.LinkLayerID...)
-	} else {
-		b.llid = []byte{0, 0}
+		b.llid = string(r.llid.LinkLayerID)
 	}
 	if r.lla != nil && !r.lla.Address.IsUnspecified() && r.lla.Address.IsValid() {
 		b.linkLocal = r.lla.Address
 	}
-	for _, p := range hnps {
+	for i, p := range hnps {
 		l.byPrefix[p] = b
-		if allocated[p] {
-			l.pool.take(p, r.mnKey)
+		if pooled[i] {
+			b.setPooled(i, true)
+			l.allocCount++
 		}
 	}
-	l.byID[b.id] = b
-	l.byMN[r.mnKey] = append(l.byMN[r.mnKey], b)
+	l.addSession(b)
 	l.setCoA(b, r.coa)
 	l.accept(r, b)
 	if err := l.installRoutes(b); err != nil {
@@ -567,7 +562,7 @@ func (l *LMA) initialRegistration(r *pbuReq, replace *bce, assigned []netip.Pref
 		return
 	}
 	if lg := r.logAt(logrus.InfoLevel); lg != nil {
-		lg.WithFields(logrus.Fields{"hnp": hnps, "lifetime": b.lifetime}).Info("mobility session created")
+		lg.WithFields(logrus.Fields{"hnp": hnps, "lifetime": b.lifetimeDur()}).Info("mobility session created")
 	}
 	l.emit(b, EventCreated)
 	l.sendPBA(r, mh.StatusAccepted, b)
@@ -606,8 +601,8 @@ func (l *LMA) accept(r *pbuReq, b *bce) {
 	if r.ts != nil {
 		b.timestamp = mh.TimestampValue(r.now)
 		b.pbuTS = r.ts.Value
-		if r.ts.Value > l.lastTS[r.mnKey] {
-			l.lastTS[r.mnKey] = r.ts.Value
+		if head := l.byMN[r.mnKey]; head != nil && r.ts.Value > head.mnTS {
+			head.mnTS = r.ts.Value
 		}
 	} else {
 		b.timestamp, b.pbuTS = 0, 0
@@ -616,8 +611,8 @@ func (l *LMA) accept(r *pbuReq, b *bce) {
 	b.seq, b.hasSeq = r.pbu.Sequence, r.ts == nil
 	b.hi = r.hiValue()
 	b.att = r.attValue()
-	if r.llid != nil {
-		b.llid = append(b.llid[:0], r.llid.LinkLayerID...)
+	if r.llid != nil && b.llid != string(r.llid.LinkLayerID) {
+		b.llid = string(r.llid.LinkLayerID)
 	}
 	if r.lla != nil && r.lla.Address.IsValid() && !r.lla.Address.IsUnspecified() {
 		b.linkLocal = r.lla.Address
@@ -626,39 +621,22 @@ func (l *LMA) accept(r *pbuReq, b *bce) {
 	if r.pbu.Lifetime == 0 {
 		units = 0
 	}
-	b.lifetime = time.Duration(units) * 4 * time.Second
-	b.expires = r.now.Add(b.lifetime)
+	b.lifetime = uint32(units) * 4
+	b.expires = r.now.Add(b.lifetimeDur()).UnixNano()
 	if units == 0 {
-		b.deadline = b.expires
-		return // de-registration: its own timer
+		return // de-registration: its own timer (deregister)
 	}
 	b.state = StateActive
-	l.restartTimer(b, b.lifetime, "binding lifetime expired")
-}
-
-func (l *LMA) restartTimer(b *bce, d time.Duration, reason string) {
-	b.deadline = l.cfg.Clock.Now().Add(d)
-	b.gen++
-	if b.timer != nil {
-		b.timer.Stop()
-	}
-	gen := b.gen
-	b.timer = l.after(d, func() {
-		if b.removed || b.gen != gen {
-			return
-		}
-		l.cfg.Log.WithField("mn", b.mnKey).WithField("hnp", b.hnps).Info(reason)
-		l.removeBCE(b, reason)
-	})
+	l.restartTimer(b, b.lifetimeDur())
 }
 
 // extend is RFC 5213 §5.3.3 (same MAG) and §5.3.4 (after handoff); it
 // also restores a BCE in the MinDelayBeforeBCEDelete wait (§5.3.5).
 func (l *LMA) extend(r *pbuReq, b *bce) {
-	handoff := b.proxyCoA != r.coa
+	handoff := b.proxyCoA() != r.coa
 	restored := b.state != StateActive
-	oldCoA := b.proxyCoA
-	if rv := b.revoke; rv != nil {
+	oldCoA := b.proxyCoA()
+	if rv := b.revoke(); rv != nil {
 		l.finishRevocation(rv, false) // registered again: the revocation is moot
 	}
 	l.setCoA(b, r.coa)
@@ -693,10 +671,10 @@ func (l *LMA) extend(r *pbuReq, b *bce) {
 
 // deregister is RFC 5213 §5.3.5.
 func (l *LMA) deregister(r *pbuReq, b *bce) {
-	if b.proxyCoA != r.coa {
+	if b.proxyCoA() != r.coa {
 		l.counters.Ignored++
 		if lg := r.logAt(logrus.DebugLevel); lg != nil {
-			lg.WithField("bce_mag", b.proxyCoA).Debug("de-registration from a MAG that is not the BCE's Proxy-CoA ignored (RFC 5213 §5.3.5)")
+			lg.WithField("bce_mag", b.proxyCoA()).Debug("de-registration from a MAG that is not the BCE's Proxy-CoA ignored (RFC 5213 §5.3.5)")
 		}
 		return
 	}
@@ -704,14 +682,14 @@ func (l *LMA) deregister(r *pbuReq, b *bce) {
 	if b.state != StateDeregistered {
 		b.state = StateDeregistered
 		l.removeRoutes(b)
-		l.restartTimer(b, l.cfg.MinDelayBeforeBCEDelete, "de-registration delay over, binding deleted")
+		l.restartTimer(b, l.cfg.MinDelayBeforeBCEDelete)
 		if lg := r.logAt(logrus.InfoLevel); lg != nil {
 			lg.WithField("hnp", b.hnps).Info("binding de-registered; deleted after MinDelayBeforeBCEDelete")
 		}
 		l.emit(b, EventDeregistered)
 	}
 	l.sendPBA(r, mh.StatusAccepted, b)
-	if h := b.held; h != nil {
+	if h := b.held(); h != nil {
 		l.resumeHeld(b, h, true)
 	}
 }
@@ -722,7 +700,7 @@ func (l *LMA) deregister(r *pbuReq, b *bce) {
 func (l *LMA) hold(r *pbuReq, b *bce) {
 	l.counters.Held++
 	raw := append([]byte(nil), r.raw...)
-	if h := b.held; h != nil {
+	if h := b.held(); h != nil {
 		l.counters.Superseded++
 		h.src, h.dst, h.raw, h.now = r.src, r.dst, raw, r.now
 		if lg := r.logAt(logrus.DebugLevel); lg != nil {
@@ -731,21 +709,21 @@ func (l *LMA) hold(r *pbuReq, b *bce) {
 		return
 	}
 	h := &heldPBU{src: r.src, dst: r.dst, raw: raw, now: r.now}
-	b.held = h
+	b.setHeld(h)
 	h.timer = l.after(l.cfg.MaxDelayBeforeNewBCEAssign, func() { l.resumeHeld(b, h, false) })
 	if lg := r.logAt(logrus.InfoLevel); lg != nil {
-		lg.WithField("bce_mag", b.proxyCoA).Info("PBU with HI=4 held for the previous MAG's de-registration (RFC 5213 §5.4.1)")
+		lg.WithField("bce_mag", b.proxyCoA()).Info("PBU with HI=4 held for the previous MAG's de-registration (RFC 5213 §5.4.1)")
 	}
 }
 
 // resumeHeld answers a held PBU: as an update of b after its
 // de-registration, otherwise (timeout, or b removed) as a new session.
 func (l *LMA) resumeHeld(b *bce, h *heldPBU, deregistered bool) {
-	if h.done || b.held != h {
+	if h.done || b.held() != h {
 		return
 	}
 	h.done = true
-	b.held = nil
+	b.setHeld(nil)
 	if h.timer != nil {
 		h.timer.Stop()
 	}
@@ -771,19 +749,18 @@ func (l *LMA) resumeHeld(b *bce, h *heldPBU, deregistered bool) {
 
 // setCoA moves b to a Proxy-CoA, keeping the per-peer binding counts.
 func (l *LMA) setCoA(b *bce, coa netip.Addr) {
-	if b.proxyCoA == coa {
+	if b.peer != nil && b.peer.addr == coa {
 		return
 	}
-	if b.proxyCoA.IsValid() {
-		l.peerUnref(b.proxyCoA)
+	if b.peer != nil {
+		l.peerUnref(b.peer.addr)
 	}
-	b.proxyCoA = coa
-	l.peerRef(coa)
+	b.peer = l.peerRef(coa)
 }
 
 func (l *LMA) installRoutes(b *bce) error {
 	for _, p := range b.hnps {
-		if err := l.cfg.DataPlane.Add(dataplane.Entry{Kind: dataplane.KindPrefixRoute, Prefix: p, Remote: b.proxyCoA}); err != nil {
+		if err := l.cfg.DataPlane.Add(dataplane.Entry{Kind: dataplane.KindPrefixRoute, Prefix: p, Remote: b.proxyCoA()}); err != nil {
 			l.counters.DataPlaneErrors++
 			return err
 		}
@@ -797,7 +774,7 @@ func (l *LMA) removeRoutes(b *bce) {
 		return
 	}
 	for _, p := range b.hnps {
-		if err := l.cfg.DataPlane.Del(dataplane.Entry{Kind: dataplane.KindPrefixRoute, Prefix: p, Remote: b.proxyCoA}); err != nil {
+		if err := l.cfg.DataPlane.Del(dataplane.Entry{Kind: dataplane.KindPrefixRoute, Prefix: p, Remote: b.proxyCoA()}); err != nil {
 			l.counters.DataPlaneErrors++
 			l.cfg.Log.WithError(err).WithField("mn", b.mnKey).Error("cannot remove a prefix route")
 		}
@@ -812,34 +789,24 @@ func (l *LMA) removeBCE(b *bce, reason string) {
 	}
 	b.removed = true
 	l.markDirty(b)
-	b.gen++
-	if b.timer != nil {
-		b.timer.Stop()
-	}
+	l.cancelTimer(b)
 	l.removeRoutes(b)
-	for _, p := range b.hnps {
+	for i, p := range b.hnps {
 		if l.byPrefix[p] == b {
 			delete(l.byPrefix, p)
 		}
-		if b.allocated[p] {
-			l.pool.release(p)
+		if b.isPooled(i) {
+			l.allocCount--
 		}
 	}
-	delete(l.byID, b.id)
-	bs := slices.DeleteFunc(l.byMN[b.mnKey], func(x *bce) bool { return x == b })
-	if len(bs) == 0 {
-		delete(l.byMN, b.mnKey)
-		delete(l.lastTS, b.mnKey)
-	} else {
-		l.byMN[b.mnKey] = bs
+	l.dropSession(b)
+	if b.peer != nil {
+		l.peerUnref(b.peer.addr)
 	}
-	if b.proxyCoA.IsValid() {
-		l.peerUnref(b.proxyCoA)
-	}
-	if rv := b.revoke; rv != nil {
+	if rv := b.revoke(); rv != nil {
 		l.finishRevocation(rv, true)
 	}
-	if h := b.held; h != nil {
+	if h := b.held(); h != nil {
 		l.resumeHeld(b, h, false)
 	}
 	l.emit(b, EventRemoved)

@@ -7,21 +7,21 @@ import (
 
 // prefixPool hands out PrefixLen-long prefixes from the configured pools
 // (RFC 5213 §5.3.2 step 1: never a prefix in use by another node or
-// session). A cursor walks each pool in order, so a released prefix is
-// handed out again only after the rest of the pool has been used.
+// session: the caller says which are, from the Binding Cache). A cursor
+// walks each pool in order, so a released prefix is handed out again
+// only after the rest of the pool has been used.
 type prefixPool struct {
 	plen   int
 	pools  []netip.Prefix
 	cursor []*big.Int // next index to try, per pool
 	size   []*big.Int // number of prefixes, per pool
-	inUse  map[netip.Prefix]string
 	// reserved are the prefixes statically assigned to an MN: never
 	// allocated from the pool to anyone.
 	reserved map[netip.Prefix]bool
 }
 
 func newPrefixPool(pools []netip.Prefix, plen int, reserved []netip.Prefix) *prefixPool {
-	p := &prefixPool{plen: plen, inUse: map[netip.Prefix]string{}, reserved: map[netip.Prefix]bool{}}
+	p := &prefixPool{plen: plen, reserved: map[netip.Prefix]bool{}}
 	for _, x := range pools {
 		x = x.Masked()
 		p.pools = append(p.pools, x)
@@ -58,9 +58,9 @@ func (p *prefixPool) owns(q netip.Prefix) bool {
 	return false
 }
 
-// alloc returns a free prefix for owner, or false when every pool is
-// exhausted.
-func (p *prefixPool) alloc(owner string) (netip.Prefix, bool) {
+// alloc returns a prefix that is not reserved nor used, or false when
+// every pool is exhausted.
+func (p *prefixPool) alloc(used func(netip.Prefix) bool) (netip.Prefix, bool) {
 	one := big.NewInt(1)
 	for i, x := range p.pools {
 		// Try at most size[i] candidates of this pool, from the cursor.
@@ -72,24 +72,11 @@ func (p *prefixPool) alloc(owner string) (netip.Prefix, bool) {
 				p.cursor[i].SetInt64(0)
 			}
 			tried.Add(tried, one)
-			if _, used := p.inUse[q]; used || p.reserved[q] {
+			if p.reserved[q] || used(q) {
 				continue
 			}
-			p.inUse[q] = owner
 			return q, true
 		}
 	}
 	return netip.Prefix{}, false
 }
-
-// take marks q (a static or requested prefix) in use by owner.
-func (p *prefixPool) take(q netip.Prefix, owner string) { p.inUse[q.Masked()] = owner }
-
-// owner returns who holds q.
-func (p *prefixPool) owner(q netip.Prefix) (string, bool) {
-	o, ok := p.inUse[q.Masked()]
-	return o, ok
-}
-
-// release frees q.
-func (p *prefixPool) release(q netip.Prefix) { delete(p.inUse, q.Masked()) }

@@ -41,15 +41,12 @@ func (l *LMA) Reconfigure(ctx context.Context, c Config) error {
 				reserved = append(reserved, x)
 			}
 		}
-		if c.PrefixLen != l.cfg.PrefixLen && len(l.pool.inUse) > 0 {
+		if c.PrefixLen != l.cfg.PrefixLen && l.allocCount > 0 {
 			err = fmt.Errorf("lma: prefix length /%d -> /%d: not while %d prefixes are in use (restart)",
-				l.cfg.PrefixLen, c.PrefixLen, len(l.pool.inUse))
+				l.cfg.PrefixLen, c.PrefixLen, l.allocCount)
 			return
 		}
 		pool := newPrefixPool(c.Pools, c.PrefixLen, reserved)
-		for q, owner := range l.pool.inUse {
-			pool.inUse[q] = owner
-		}
 		// Keep each surviving pool's cursor, so that released prefixes
 		// are still handed out last.
 		for i, x := range pool.pools {

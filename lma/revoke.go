@@ -50,17 +50,17 @@ func (l *LMA) startRevocation(b *bce, trigger mh.RevocationTrigger) *revocation 
 		}
 	}
 	bri := &mh.BindingRevocationIndication{Trigger: trigger, Sequence: l.briSeq, Flags: mh.BRFlagP}
-	bri.Options = append(bri.Options, &mh.MNIdentifier{Subtype: b.mnid.Subtype, Identifier: append([]byte(nil), b.mnid.Identifier...)})
+	bri.Options = append(bri.Options, &mh.MNIdentifier{Subtype: b.mnidSub, Identifier: []byte(b.mnidID)})
 	for _, p := range b.hnps {
 		bri.Options = append(bri.Options, mh.NewHNP(p))
 	}
-	rv := &revocation{seq: l.briSeq, b: b, bri: bri, dst: b.proxyCoA, timeout: l.cfg.InitMinDelayBRIs, result: make(chan RevokeResult, 1)}
+	rv := &revocation{seq: l.briSeq, b: b, bri: bri, dst: b.proxyCoA(), timeout: l.cfg.InitMinDelayBRIs, result: make(chan RevokeResult, 1)}
 	l.revokes[rv.seq] = rv
-	b.revoke = rv
+	b.setRevoke(rv)
 	b.state = StateRevoking
 	l.markDirty(b)
 	l.removeRoutes(b)
-	l.cfg.Log.WithField("mn", b.mnKey).WithField("mag", b.proxyCoA).WithField("trigger", trigger).Info("revoking binding (RFC 5846)")
+	l.cfg.Log.WithField("mn", b.mnKey).WithField("mag", b.proxyCoA()).WithField("trigger", trigger).Info("revoking binding (RFC 5846)")
 	l.send(rv.dst, bri)
 	l.armRevocation(rv)
 	l.emit(b, EventRevoking)
@@ -117,8 +117,8 @@ func (l *LMA) finishRevocation(rv *revocation, removed bool) {
 		rv.timer.Stop()
 	}
 	delete(l.revokes, rv.seq)
-	if rv.b.revoke == rv {
-		rv.b.revoke = nil
+	if rv.b.revoke() == rv {
+		rv.b.setRevoke(nil)
 	}
 	res := RevokeResult{MN: rv.b.mnKey, HNPs: append([]netip.Prefix(nil), rv.b.hnps...), MAG: rv.dst,
 		Acked: rv.acked, Status: rv.status, TimedOut: rv.timedOut, Removed: removed}

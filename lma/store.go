@@ -182,19 +182,19 @@ type PrefixAssigner interface {
 // record returns b as persisted.
 func (b *bce) record() StoredBinding {
 	s := StoredBinding{
-		ID: b.id, MN: b.mnKey, MNIDSubtype: b.mnid.Subtype, MNID: append([]byte(nil), b.mnid.Identifier...),
-		LinkLayerID: append([]byte(nil), b.llid...), LinkLocal: b.linkLocal,
-		HNPs: append([]netip.Prefix(nil), b.hnps...), ProxyCoA: b.proxyCoA, ATT: b.att, HI: b.hi,
+		ID: b.id, MN: b.mnKey, MNIDSubtype: b.mnidSub, MNID: []byte(b.mnidID),
+		LinkLayerID: []byte(b.llid), LinkLocal: b.linkLocal,
+		HNPs: append([]netip.Prefix(nil), b.hnps...), ProxyCoA: b.proxyCoA(), ATT: b.att, HI: b.hi,
 		Timestamp: b.timestamp, PBUTimestamp: b.pbuTS, Sequence: b.seq, HasSequence: b.hasSeq,
-		Lifetime: b.lifetime, Expires: b.expires, Deadline: b.deadline, Created: b.created, State: b.state,
+		Lifetime: b.lifetimeDur(), Expires: nsTime(b.expires), Deadline: nsTime(b.deadline), Created: nsTime(b.created), State: b.state,
 	}
-	for _, p := range b.hnps {
-		if b.allocated[p] {
+	for i, p := range b.hnps {
+		if b.isPooled(i) {
 			s.Allocated = append(s.Allocated, p)
 		}
 	}
-	if b.revoke != nil {
-		s.Trigger = b.revoke.bri.Trigger
+	if rv := b.revoke(); rv != nil {
+		s.Trigger = rv.bri.Trigger
 	}
 	return s
 }
@@ -237,13 +237,18 @@ func (l *LMA) flushStore() {
 	for b := range l.dirty {
 		if b.removed {
 			c.Delete = append(c.Delete, b.id)
-			for p := range b.allocated {
-				c.Release = append(c.Release, p)
+			for i, p := range b.hnps {
+				if b.isPooled(i) {
+					c.Release = append(c.Release, p)
+				}
 			}
 			continue
 		}
 		c.Put = append(c.Put, b.record())
-		for p := range b.allocated {
+		for i, p := range b.hnps {
+			if !b.isPooled(i) {
+				continue
+			}
 			if c.Allocate == nil {
 				c.Allocate = map[netip.Prefix]string{}
 			}
@@ -319,26 +324,32 @@ func (l *LMA) loadStore() error {
 			continue
 		}
 		b := &bce{
-			id: s.ID, mnKey: s.MN, mnid: mh.MNIdentifier{Subtype: s.MNIDSubtype, Identifier: append([]byte(nil), s.MNID...)},
-			llid: append([]byte(nil), s.LinkLayerID...), linkLocal: s.LinkLocal, hnps: append([]netip.Prefix(nil), s.HNPs...),
-			allocated: map[netip.Prefix]bool{}, att: s.ATT, hi: s.HI, timestamp: s.Timestamp, pbuTS: s.PBUTimestamp,
-			seq: s.Sequence, hasSeq: s.HasSequence, lifetime: s.Lifetime, expires: s.Expires, deadline: s.Deadline,
-			created: s.Created, state: s.State, routed: s.State == StateActive, resumeTrigger: s.Trigger,
+			id: s.ID, mnKey: s.MN, mnidSub: s.MNIDSubtype, mnidID: s.MN,
+			llid: string(s.LinkLayerID), linkLocal: s.LinkLocal, hnps: append([]netip.Prefix(nil), s.HNPs...),
+			att: s.ATT, hi: s.HI, timestamp: s.Timestamp, pbuTS: s.PBUTimestamp,
+			seq: s.Sequence, hasSeq: s.HasSequence, lifetime: uint32(s.Lifetime / time.Second),
+			expires: unixNs(s.Expires), deadline: unixNs(s.Deadline), created: unixNs(s.Created),
+			state: s.State, routed: s.State == StateActive, heapIdx: -1,
 		}
-		if len(b.mnid.Identifier) == 0 && b.mnKey == "" {
-			b.mnid.Empty = true
+		if string(s.MNID) != s.MN {
+			b.mnidID = string(s.MNID)
 		}
-		for _, p := range s.Allocated {
-			b.allocated[p] = true
-			l.pool.take(p, b.mnKey)
+		if s.Trigger != 0 {
+			b.x().resumeTrigger = s.Trigger
 		}
-		for _, p := range b.hnps {
+		if len(s.MNID) == 0 && b.mnKey == "" {
+			b.mnidEmpty = true
+		}
+		for i, p := range b.hnps {
 			l.byPrefix[p] = b
+			if slices.Contains(s.Allocated, p) {
+				b.setPooled(i, true)
+				l.allocCount++
+			}
 		}
-		l.byID[b.id] = b
-		l.byMN[b.mnKey] = append(l.byMN[b.mnKey], b)
-		if s.PBUTimestamp > l.lastTS[b.mnKey] {
-			l.lastTS[b.mnKey] = s.PBUTimestamp
+		l.addSession(b)
+		if head := l.byMN[b.mnKey]; s.PBUTimestamp > head.mnTS {
+			head.mnTS = s.PBUTimestamp
 		}
 		l.setCoA(b, s.ProxyCoA)
 		l.restored = append(l.restored, b)
@@ -347,10 +358,7 @@ func (l *LMA) loadStore() error {
 	// (expired above) or stale; release them.
 	var release []netip.Prefix
 	for p, owner := range st.Allocations {
-		if b := l.byPrefix[p]; b != nil && b.allocated[p] {
-			continue
-		}
-		if _, inUse := l.pool.owner(p); inUse {
+		if b := l.byPrefix[p]; b != nil && b.prefixPooled(p) {
 			continue
 		}
 		_ = owner
@@ -358,8 +366,8 @@ func (l *LMA) loadStore() error {
 	}
 	// Bindings whose allocation record is missing get it written again.
 	for _, b := range l.restored {
-		for p := range b.allocated {
-			if st.Allocations[p] != b.mnKey {
+		for i, p := range b.hnps {
+			if b.isPooled(i) && st.Allocations[p] != b.mnKey {
 				l.dirty[b] = struct{}{}
 			}
 		}
@@ -411,10 +419,7 @@ func (l *LMA) restorable(s *StoredBinding) bool {
 	}
 	for _, p := range s.Allocated {
 		if !slices.Contains(s.HNPs, p) {
-			return false
-		}
-		if _, used := l.pool.owner(p); used {
-			return false
+			return false // (an HNP already in use was refused above)
 		}
 	}
 	return true
@@ -424,20 +429,19 @@ func (l *LMA) restorable(s *StoredBinding) bool {
 // revocations, the unsolicited Heartbeat Responses, EventResumed, and
 // the deletion of what was dropped at load.
 func (l *LMA) resumeStore() {
-	now := l.cfg.Clock.Now()
 	for _, b := range l.restored {
 		if b.removed {
 			continue
 		}
-		switch b.state {
-		case StateActive:
-			l.restartTimer(b, b.deadline.Sub(now), "binding lifetime expired")
-		case StateDeregistered:
-			l.restartTimer(b, b.deadline.Sub(now), "de-registration delay over, binding deleted")
-		case StateRevoking:
+		l.setDeadline(b, b.deadline) // its state says what happens then
+		if b.state == StateRevoking {
 			b.state = StateActive
-			l.restartTimer(b, b.deadline.Sub(now), "binding lifetime expired")
-			l.startRevocation(b, b.resumeTrigger)
+			trigger := mh.RevocationTrigger(0)
+			if b.ext != nil {
+				trigger, b.ext.resumeTrigger = b.ext.resumeTrigger, 0
+				b.tidy()
+			}
+			l.startRevocation(b, trigger)
 		}
 		if l.cfg.OnBinding != nil {
 			l.cfg.OnBinding(b.snapshot(), EventResumed)
@@ -469,12 +473,12 @@ func (l *LMA) resumeStore() {
 // wanted returns the data plane entries the LMA wants (loop or before Run).
 func (l *LMA) wanted() []dataplane.Entry {
 	var out []dataplane.Entry
-	for _, b := range l.byID {
+	for b := range l.all {
 		if !b.routed {
 			continue
 		}
 		for _, p := range b.hnps {
-			out = append(out, dataplane.Entry{Kind: dataplane.KindPrefixRoute, Prefix: p, Remote: b.proxyCoA})
+			out = append(out, dataplane.Entry{Kind: dataplane.KindPrefixRoute, Prefix: p, Remote: b.proxyCoA()})
 		}
 	}
 	dataplane.SortEntries(out)
