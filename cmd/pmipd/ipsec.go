@@ -140,6 +140,4 @@ func (s *secState) cleanup() {
 }
 
 // ipsecSettings returns the ipsec section of c, or nil when it has none.
-func ipsecSettings(c *config.Config) *ipsec.Settings {
-	return nil
-}
+func ipsecSettings(c *config.Config) *ipsec.Settings { return c.IPsec }
