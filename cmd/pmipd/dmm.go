@@ -79,7 +79,7 @@ func (d *daemon) socketFor(x *dmmRoles, addr netip.Addr, taken *bool) (transport
 		*taken = true
 		return d.tr, nil
 	}
-	tr, err := openTransport(&config.Config{Transport: config.Transport{Address: addr}})
+	tr, err := d.openMHSocket(addr) // protected like the main socket (ipsec.go)
 	if err != nil {
 		return nil, fmt.Errorf("socket on %v: %w", addr, err)
 	}
