@@ -81,7 +81,10 @@ func (l *LMA) Binding(ctx context.Context, mn string) ([]Binding, error) {
 // Counters returns a copy of the message counters.
 func (l *LMA) Counters(ctx context.Context) (Counters, error) {
 	var c Counters
-	err := l.call(ctx, func() { c = l.counters.clone() })
+	err := l.call(ctx, func() {
+		l.countRxDrops(l.rxq.takeDropped())
+		c = l.counters.clone()
+	})
 	return c, err
 }
 

@@ -152,6 +152,12 @@ type Config struct {
 	// ExternalReceive: Run does not read Transport (it only sends on
 	// it); the owner feeds received packets with HandlePacket.
 	ExternalReceive bool
+	// ReceiveQueue bounds the received packets waiting to be processed
+	// (default DefaultReceiveQueue). Under overload the transport is
+	// still read at once and what does not fit is dropped and counted
+	// (Counters.Dropped["receive queue full"]), so memory and the delay
+	// of the packets processed stay bounded.
+	ReceiveQueue int
 
 	// DataPlaneDev is the interface of Address, passed to the data plane
 	// driver's Setup.
@@ -185,6 +191,9 @@ func (c *Config) setDefaults() error {
 		if !p.IsValid() || !p.Addr().Is6() || p.Bits() > c.PrefixLen {
 			return fmt.Errorf("lma: pool %v: an IPv6 prefix no longer than /%d is required", p, c.PrefixLen)
 		}
+	}
+	if c.ReceiveQueue <= 0 {
+		c.ReceiveQueue = DefaultReceiveQueue
 	}
 	if c.PrefixesPerSession == 0 {
 		c.PrefixesPerSession = 1

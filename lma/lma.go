@@ -258,6 +258,7 @@ type LMA struct {
 	peers      map[netip.Addr]*peer
 	static     map[netip.Prefix]string // statically assigned prefix -> MN key
 	dec        mh.Decoder
+	rxq        rxQueue
 	tx         txQueue
 	pba        pbaScratch
 	reqFree    []*pbuReq
@@ -318,6 +319,7 @@ func New(cfg Config) (*LMA, error) {
 		}
 	}
 	l.pool = newPrefixPool(cfg.Pools, cfg.PrefixLen, reserved)
+	l.rxq.init(cfg.ReceiveQueue, l.drainRx)
 	l.counters.init()
 	if cfg.Store != nil {
 		if err := l.loadStore(); err != nil {
@@ -459,40 +461,6 @@ func (l *LMA) dropSession(b *bce) {
 	}
 }
 
-// reader moves received packets onto the loop, a batch per operation.
-func (l *LMA) reader(ctx context.Context, errc chan<- error) {
-	const batch = 64
-	free := make(chan []transport.Packet, 4)
-	for i := 0; i < cap(free); i++ {
-		free <- make([]transport.Packet, batch)
-	}
-	for {
-		var ps []transport.Packet
-		select {
-		case ps = <-free:
-		case <-ctx.Done():
-			return
-		}
-		n, err := l.cfg.Transport.Receive(ps)
-		if err != nil {
-			errc <- err
-			return
-		}
-		got := ps[:n]
-		op := func() {
-			for i := range got {
-				l.handlePacket(got[i])
-			}
-			free <- ps
-		}
-		select {
-		case l.ops <- op:
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
 // post runs f on the loop (used by timers); it is dropped once Run has
 // returned.
 func (l *LMA) post(f func()) {
@@ -539,9 +507,13 @@ func (l *LMA) after(d time.Duration, f func()) clock.Timer {
 // ExternalReceive). It is safe from any goroutine and does not wait for
 // the processing; p.Data is copied. Packets given before Run are
 // processed once it runs; after Run has returned they are dropped.
+//
+// Like the packets Run reads, they wait in the receive queue
+// (Config.ReceiveQueue): when it is full they are dropped and counted.
 func (l *LMA) HandlePacket(p transport.Packet) {
-	p.Data = append([]byte(nil), p.Data...)
-	l.post(func() { l.handlePacket(p) })
+	if l.rxq.put([]transport.Packet{p}) {
+		l.post(l.rxq.drain)
+	}
 }
 
 // handlePacket dispatches one received Mobility Header (RFC 6275 §9.2
