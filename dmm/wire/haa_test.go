@@ -20,7 +20,7 @@ func TestHAAAllocateHoldingsRelease(t *testing.T) {
 	c11 := NewHAAClient(e.requester(mr11, RequesterConfig{}), haa1)
 	c11.Lifetime = 10 * time.Minute
 
-	got, err := c11.Allocate(bg, "mn1")
+	got, err := c11.Allocate(e.ctx, "mn1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,18 +45,18 @@ func TestHAAAllocateHoldingsRelease(t *testing.T) {
 
 	// Allocating again at the same MR returns the same prefix, renewed.
 	e.clk.Advance(time.Minute)
-	got, err = c11.Allocate(bg, "mn1")
+	got, err = c11.Allocate(e.ctx, "mn1")
 	if err != nil || len(got) != 1 || got[0].Prefix != p11 || got[0].Lifetime != 10*time.Minute {
 		t.Fatalf("second Allocate: %+v, %v", got, err)
 	}
-	if a, err := h.Lookup(bg, p11); err != nil || !a.Expiry.Equal(t0.Add(11*time.Minute)) {
+	if a, err := h.Lookup(e.ctx, p11); err != nil || !a.Expiry.Equal(t0.Add(11*time.Minute)) {
 		t.Errorf("after the second allocation: %+v %v, want expiry t0+11m", a, err)
 	}
 
 	e.clk.Advance(time.Minute)
 	c12 := NewHAAClient(e.requester(mr12, RequesterConfig{}), haa1)
 	c12.Lifetime = 20 * time.Minute
-	got, err = c12.Allocate(bg, "mn1")
+	got, err = c12.Allocate(e.ctx, "mn1")
 	p12 := netip.MustParsePrefix("2001:db8:12:100::/64")
 	if err != nil || len(got) != 1 || got[0] != (Holding{Prefix: p12, AnchorMR: mr12, Lifetime: 20 * time.Minute}) {
 		t.Fatalf("Allocate at MR12: %+v, %v", got, err)
@@ -65,7 +65,7 @@ func TestHAAAllocateHoldingsRelease(t *testing.T) {
 	// §4.2: MR2, the new MR, asks for the HNP status.
 	e.clk.Advance(time.Minute)
 	c2 := NewHAAClient(e.requester(mr2, RequesterConfig{}), haa1)
-	got, err = c2.Holdings(bg, "mn1")
+	got, err = c2.Holdings(e.ctx, "mn1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,12 +90,12 @@ func TestHAAAllocateHoldingsRelease(t *testing.T) {
 		"HI 3",
 		"ATT 1")
 	// Nothing was allocated for MR2.
-	if as, _ := h.Holdings(bg, "mn1"); len(as) != 2 {
+	if as, _ := h.Holdings(e.ctx, "mn1"); len(as) != 2 {
 		t.Errorf("the HNP status request changed the holdings: %+v", as)
 	}
 
 	// Release of MR11's prefix.
-	if err := c11.Release(bg, "mn1", p11); err != nil {
+	if err := c11.Release(e.ctx, "mn1", p11); err != nil {
 		t.Fatal(err)
 	}
 	req, ans = exchange(t, e, mr11, haa1)
@@ -104,13 +104,13 @@ func TestHAAAllocateHoldingsRelease(t *testing.T) {
 		t.Errorf("release PBU lifetime %d", bu.Lifetime)
 	}
 	checkOpts(t, "release PBA", ans.MHBase().Options, `MN-ID NAI "mn1"`, "HNP 2001:db8:11:100::/64", "HI 1", "ATT 1")
-	got, err = c2.Holdings(bg, "mn1")
+	got, err = c2.Holdings(e.ctx, "mn1")
 	if err != nil || len(got) != 1 || got[0].Prefix != p12 || got[0].AnchorMR != mr12 {
 		t.Errorf("after release: %+v, %v", got, err)
 	}
 
 	// A node holding nothing: an empty list.
-	got, err = c2.Holdings(bg, "nobody")
+	got, err = c2.Holdings(e.ctx, "nobody")
 	if err != nil || len(got) != 0 {
 		t.Errorf("Holdings of an unknown node: %+v, %v", got, err)
 	}
@@ -126,12 +126,12 @@ func TestHAAStatuses(t *testing.T) {
 
 	// MR2's pool holds two /64s.
 	for _, mn := range []string{"a", "b"} {
-		if _, err := c2.Allocate(bg, mn); err != nil {
+		if _, err := c2.Allocate(e.ctx, mn); err != nil {
 			t.Fatalf("Allocate %s: %v", mn, err)
 		}
 	}
 	var re *RejectError
-	_, err := c2.Allocate(bg, "c")
+	_, err := c2.Allocate(e.ctx, "c")
 	if !errors.As(err, &re) || re.Status != mh.StatusInsufficientResources {
 		t.Errorf("exhausted pool: %v, want status 130", err)
 	}
@@ -141,20 +141,20 @@ func TestHAAStatuses(t *testing.T) {
 	}
 	checkOpts(t, "refusal PBA", ans.MHBase().Options, `MN-ID NAI "c"`, "HI 1", "ATT 1")
 
-	_, err = c31.Allocate(bg, "a")
+	_, err = c31.Allocate(e.ctx, "a")
 	if !errors.As(err, &re) || re.Status != mh.StatusAdministrativelyProhibited {
 		t.Errorf("MR without a pool: %v, want status 129", err)
 	}
-	err = c31.Release(bg, "b", netip.MustParsePrefix("2001:db8:2:100::/64"))
+	err = c31.Release(e.ctx, "b", netip.MustParsePrefix("2001:db8:2:100::/64"))
 	if !errors.As(err, &re) || re.Status != mh.StatusNotAuthorizedForHNP {
 		t.Errorf("release of another node's prefix: %v, want 155", err)
 	}
 	// A lifetime above MaxLifetime is granted as MaxLifetime.
 	c2.Lifetime = 3 * time.Hour
-	if err := c2.Release(bg, "a", netip.MustParsePrefix("2001:db8:2:100::/64")); err != nil {
+	if err := c2.Release(e.ctx, "a", netip.MustParsePrefix("2001:db8:2:100::/64")); err != nil {
 		t.Fatal(err)
 	}
-	got, err := c2.Allocate(bg, "d")
+	got, err := c2.Allocate(e.ctx, "d")
 	if err != nil || len(got) != 1 || got[0].Lifetime != time.Hour {
 		t.Errorf("capped allocation: %+v, %v", got, err)
 	}
@@ -185,7 +185,7 @@ func TestHAAStatuses(t *testing.T) {
 		}
 		checkOpts(t, tc.name, ba.Options, tc.opts...)
 	}
-	if a, err := h.Lookup(bg, netip.MustParsePrefix("2001:db8:2:101::/64")); err != nil || !a.Expiry.Equal(t0.Add(40*time.Second)) {
+	if a, err := h.Lookup(e.ctx, netip.MustParsePrefix("2001:db8:2:101::/64")); err != nil || !a.Expiry.Equal(t0.Add(40*time.Second)) {
 		t.Errorf("renewed allocation: %+v %v, want expiry t0+40s", a, err)
 	}
 }

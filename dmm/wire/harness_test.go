@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -17,10 +18,15 @@ import (
 	"github.com/pmipdmm/pmipdmm/mh"
 )
 
-// bg is the context of the tests' calls. It has a deadline so that a
-// test whose answer never comes (with the fake clock nothing times out)
-// fails instead of hanging until the binary's timeout.
-var bg, _ = context.WithTimeout(context.Background(), 2*time.Minute)
+// callTimeout bounds how long a test's calls may wait in real time. With
+// the fake clock a request whose answer is lost is never retransmitted
+// and never times out, so without it such a test would hang until the
+// binary's -timeout. A call takes microseconds; the bound leaves a wide
+// margin for a loaded machine.
+const callTimeout = 30 * time.Second
+
+// errStuck is the cause of an env's context once callTimeout has passed.
+var errStuck = errors.New("a call of the test waited too long for its answer")
 
 var (
 	t0 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -52,6 +58,10 @@ type packet struct {
 type env struct {
 	t   *testing.T
 	clk *clock.Fake
+	// ctx is the context of the test's calls: it ends with the test,
+	// or after callTimeout (cause errStuck), when the test fails with
+	// the packets seen and the timers pending.
+	ctx context.Context
 	st  *store.Memory
 	net *transport.Network
 
@@ -64,7 +74,23 @@ func newEnv(t *testing.T) *env {
 	clk := clock.NewFake(t0)
 	st := store.NewMemory(store.WithClock(clk))
 	t.Cleanup(func() { st.Close() })
-	e := &env{t: t, clk: clk, st: st, net: transport.NewNetwork()}
+	ctx, cancel := context.WithTimeoutCause(t.Context(), callTimeout, errStuck)
+	e := &env{t: t, clk: clk, ctx: ctx, st: st, net: transport.NewNetwork()}
+	// At the deadline, note the state the stuck call saw (the cleanups
+	// of the servers and requesters change it); the failure reports it.
+	snap := make(chan string, 1)
+	context.AfterFunc(ctx, func() {
+		if context.Cause(ctx) == errStuck {
+			snap <- fmt.Sprintf("fake clock at t0+%v with %d timers pending, %d packets to nobody; packets seen: %s",
+				clk.Now().Sub(t0), clk.Pending(), e.net.Dropped(), describeAll(e.packets()))
+		}
+	})
+	t.Cleanup(func() {
+		if context.Cause(ctx) == errStuck {
+			t.Errorf("%v (%v): %s", errStuck, callTimeout, <-snap)
+		}
+		cancel()
+	})
 	e.net.Tap(func(p transport.Packet) {
 		e.mu.Lock()
 		e.cap = append(e.cap, packet{p, clk.Now()})
@@ -129,7 +155,9 @@ func (e *env) newHAA(cfg haa.Config) *haa.HAA {
 
 // serve runs fn (a Serve method) until the end of the test.
 func (e *env) serve(fn func(context.Context) error) {
-	ctx, cancel := context.WithCancel(bg)
+	// Not e.ctx: a stuck call must not stop the servers, so that the
+	// failure shows what the call itself waited for.
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- fn(ctx) }()
 	e.t.Cleanup(func() {
@@ -281,6 +309,12 @@ func sendRaw(t *testing.T, e *env, m *transport.Mem, dst netip.Addr, b []byte) m
 	if err := m.Send(dst, b); err != nil {
 		t.Fatal(err)
 	}
+	return decode(t, packet{Packet: receive(t, m, "an answer from "+dst.String())})
+}
+
+// receive waits (real time, bounded) for one packet to m.
+func receive(t *testing.T, m *transport.Mem, what string) transport.Packet {
+	t.Helper()
 	ps := make([]transport.Packet, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -293,9 +327,10 @@ func sendRaw(t *testing.T, e *env, m *transport.Mem, dst netip.Addr, b []byte) m
 			t.Fatal(err)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatalf("no answer from %v", dst)
+		m.Close() // ends the receiving goroutine
+		t.Fatalf("%v waited for %s, none came", m.LocalAddr(), what)
 	}
-	return decode(t, packet{Packet: ps[0]})
+	return ps[0]
 }
 
 func marshal(t *testing.T, m mh.Message) []byte {

@@ -20,7 +20,7 @@ func TestLocationUpdateAndQuery(t *testing.T) {
 	c12 := NewLMClient(e.requester(mr12, RequesterConfig{}), lm1)
 
 	// §4.1: attachment at MR12, anchored there.
-	if err := c12.Update(bg, "mn1@example.net", []netip.Prefix{hnp1}, mr12, mr12, 100*time.Second); err != nil {
+	if err := c12.Update(e.ctx, "mn1@example.net", []netip.Prefix{hnp1}, mr12, mr12, 100*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	req, ans := exchange(t, e, mr12, lm1)
@@ -44,7 +44,7 @@ func TestLocationUpdateAndQuery(t *testing.T) {
 	// §4.2: MN1 moved to MR2; the prefix stays anchored at MR12.
 	e.clk.Advance(10 * time.Second)
 	c2 := NewLMClient(e.requester(mr2, RequesterConfig{}), lm1)
-	if err := c2.Update(bg, "mn1@example.net", []netip.Prefix{hnp1}, mr2, mr12, 200*time.Second); err != nil {
+	if err := c2.Update(e.ctx, "mn1@example.net", []netip.Prefix{hnp1}, mr2, mr12, 200*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	req, ans = exchange(t, e, mr2, lm1)
@@ -73,7 +73,7 @@ func TestLocationUpdateAndQuery(t *testing.T) {
 		{QueryPrefix(hnp1), "Location Query prefix 2001:db8:12:1::/64"},
 		{QueryMN("mn1@example.net"), `Location Query MN-ID NAI "mn1@example.net"`},
 	} {
-		got, err := c31.Query(bg, tc.q)
+		got, err := c31.Query(e.ctx, tc.q)
 		if err != nil {
 			t.Fatalf("%v: %v", tc.q, err)
 		}
@@ -95,10 +95,10 @@ func TestLocationUpdateAndQuery(t *testing.T) {
 	}
 
 	// Query by MN-ID returns every prefix of the node (two anchors).
-	if err := c2.Update(bg, "mn1@example.net", []netip.Prefix{netip.MustParsePrefix("2001:db8:2:100::/64")}, mr2, mr2, 40*time.Second); err != nil {
+	if err := c2.Update(e.ctx, "mn1@example.net", []netip.Prefix{netip.MustParsePrefix("2001:db8:2:100::/64")}, mr2, mr2, 40*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	got, err := c31.Query(bg, QueryMN("mn1@example.net"))
+	got, err := c31.Query(e.ctx, QueryMN("mn1@example.net"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,13 +115,13 @@ func TestLocationUpdateAndQuery(t *testing.T) {
 		"Routing Location F=false 2001:db8:12:1::/64 anchor 2001:db8:12::1 current 2001:db8:2::1 life 195")
 
 	// Withdrawal (lifetime 0) by the current MR removes the location.
-	if err := c2.Update(bg, "mn1@example.net", []netip.Prefix{hnp1}, mr2, mr12, 0); err != nil {
+	if err := c2.Update(e.ctx, "mn1@example.net", []netip.Prefix{hnp1}, mr2, mr12, 0); err != nil {
 		t.Fatal(err)
 	}
 	if req, ans := exchange(t, e, mr2, lm1); req.(*mh.BindingUpdate).Lifetime != 0 || ans.(*mh.BindingAck).Status != 0 || ans.(*mh.BindingAck).Lifetime != 0 {
 		t.Errorf("withdrawal: PBU lifetime %d, PBA status %d lifetime %d", req.(*mh.BindingUpdate).Lifetime, ans.(*mh.BindingAck).Status, ans.(*mh.BindingAck).Lifetime)
 	}
-	_, err = c31.Query(bg, QueryPrefix(hnp1))
+	_, err = c31.Query(e.ctx, QueryPrefix(hnp1))
 	var qe *QueryError
 	if !errors.Is(err, ErrLocationUnknown) || !errors.As(err, &qe) || qe.Status != 131 {
 		t.Fatalf("after withdrawal: %v, want status 131", err)
@@ -151,7 +151,7 @@ func TestLMServerStatuses(t *testing.T) {
 	l := e.newLM()
 	e.lmServer(lm1, l, LMServerConfig{})
 	m := e.attach(mr31)
-	if _, err := l.Update(bg, lm.Update{MNID: "mn1", Prefix: hnp1, AnchorMR: mr12, CurrentMR: mr2, Lifetime: time.Minute, Sequence: 1 << 40}); err != nil {
+	if _, err := l.Update(e.ctx, lm.Update{MNID: "mn1", Prefix: hnp1, AnchorMR: mr12, CurrentMR: mr2, Lifetime: time.Minute, Sequence: 1 << 40}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -229,7 +229,7 @@ func TestLMServerStatuses(t *testing.T) {
 	}
 	// The accepted update (server's time of receipt as Sequence, newer
 	// than 1<<40) moved MN1 to MR31.
-	r, err := l.QueryPrefix(bg, hnp1)
+	r, err := l.QueryPrefix(e.ctx, hnp1)
 	if err != nil || r.CurrentMR != mr31 || r.AnchorMR != mr12 || r.Lifetime != 40*time.Second || r.Sequence != mh.TimestampValue(t0) {
 		t.Errorf("record after the accepted update: %+v, %v", r, err)
 	}
@@ -256,17 +256,17 @@ func TestTwoLMServersOneStore(t *testing.T) {
 
 	// MR12 registers through LM1 at t0 + 1 s...
 	e.clk.Advance(time.Second)
-	if err := NewLMClient(r12, lm1).Update(bg, "mn1", []netip.Prefix{hnp1}, mr12, mr12, time.Minute); err != nil {
+	if err := NewLMClient(r12, lm1).Update(e.ctx, "mn1", []netip.Prefix{hnp1}, mr12, mr12, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	// ...MR2 after the movement through LM2 at t0 + 2 s.
 	e.clk.Advance(time.Second)
-	if err := NewLMClient(r2, lm2).Update(bg, "mn1", []netip.Prefix{hnp1}, mr2, mr12, time.Minute); err != nil {
+	if err := NewLMClient(r2, lm2).Update(e.ctx, "mn1", []netip.Prefix{hnp1}, mr2, mr12, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []Query{QueryPrefix(hnp1), QueryAddress(hnp1.Addr().Next()), QueryMN("mn1")} {
-		a, err1 := via1.Query(bg, q)
-		b, err2 := via2.Query(bg, q)
+		a, err1 := via1.Query(e.ctx, q)
+		b, err2 := via2.Query(e.ctx, q)
 		want := []Location{{Prefix: hnp1, AnchorMR: mr12, CurrentMR: mr2, Lifetime: time.Minute}}
 		if err1 != nil || err2 != nil || !equalLocations(a, want) || !equalLocations(b, want) {
 			t.Errorf("%v: LM1 %+v %v; LM2 %+v %v; want %+v", q, a, err1, b, err2, want)
@@ -281,10 +281,10 @@ func TestTwoLMServersOneStore(t *testing.T) {
 		t.Errorf("late update through LM1: status %d, want 135", ba.Status)
 	}
 	// A withdrawal through LM1 is seen through LM2.
-	if err := via1.Update(bg, "mn1", []netip.Prefix{hnp1}, mr2, mr12, 0); err != nil {
+	if err := via1.Update(e.ctx, "mn1", []netip.Prefix{hnp1}, mr2, mr12, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := via2.Query(bg, QueryPrefix(hnp1)); !errors.Is(err, ErrLocationUnknown) {
+	if _, err := via2.Query(e.ctx, QueryPrefix(hnp1)); !errors.Is(err, ErrLocationUnknown) {
 		t.Errorf("after withdrawal through LM1, LM2 answers %v", err)
 	}
 }
@@ -297,16 +297,16 @@ func TestLMServerCache(t *testing.T) {
 	<-cache.Ready()
 	e.lmServer(lm1, l, LMServerConfig{Cache: cache})
 	c := NewLMClient(e.requester(mr31, RequesterConfig{}), lm1)
-	if _, err := c.Query(bg, QueryAddress(hnp1.Addr())); !errors.Is(err, ErrLocationUnknown) {
+	if _, err := c.Query(e.ctx, QueryAddress(hnp1.Addr())); !errors.Is(err, ErrLocationUnknown) {
 		t.Fatalf("before the update: %v", err)
 	}
-	if err := c.Update(bg, "mn1", []netip.Prefix{hnp1}, mr12, mr12, time.Minute); err != nil {
+	if err := c.Update(e.ctx, "mn1", []netip.Prefix{hnp1}, mr12, mr12, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	// The cache learns through its watch; wait for it (bounded).
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		got, err := c.Query(bg, QueryAddress(hnp1.Addr()))
+		got, err := c.Query(e.ctx, QueryAddress(hnp1.Addr()))
 		if err == nil {
 			if want := []Location{{Prefix: hnp1, AnchorMR: mr12, CurrentMR: mr12, Lifetime: time.Minute}}; !equalLocations(got, want) {
 				t.Fatalf("%+v, want %+v", got, want)

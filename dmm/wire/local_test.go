@@ -48,24 +48,24 @@ func TestLocalLMMatchesClient(t *testing.T) {
 	}
 	steps := []step{
 		{"update at attachment", func(s LocationService) (any, error) {
-			return nil, s.Update(bg, "mn1", []netip.Prefix{hnp1}, mr12, mr12, 2*time.Minute)
+			return nil, s.Update(e.ctx, "mn1", []netip.Prefix{hnp1}, mr12, mr12, 2*time.Minute)
 		}},
-		{"query prefix", func(s LocationService) (any, error) { return s.Query(bg, QueryPrefix(hnp1)) }},
+		{"query prefix", func(s LocationService) (any, error) { return s.Query(e.ctx, QueryPrefix(hnp1)) }},
 		{"update after movement", func(s LocationService) (any, error) {
-			return nil, s.Update(bg, "mn1", []netip.Prefix{hnp1}, mr2, mr12, time.Minute)
+			return nil, s.Update(e.ctx, "mn1", []netip.Prefix{hnp1}, mr2, mr12, time.Minute)
 		}},
 		{"new prefix at MR2", func(s LocationService) (any, error) {
-			return nil, s.Update(bg, "mn1", []netip.Prefix{p2}, mr2, mr2, time.Minute)
+			return nil, s.Update(e.ctx, "mn1", []netip.Prefix{p2}, mr2, mr2, time.Minute)
 		}},
-		{"query address", func(s LocationService) (any, error) { return s.Query(bg, QueryAddress(hnp1.Addr().Next())) }},
-		{"query MN", func(s LocationService) (any, error) { return s.Query(bg, QueryMN("mn1")) }},
-		{"query unknown", func(s LocationService) (any, error) { return s.Query(bg, QueryPrefix(hnp2)) }},
-		{"query unknown MN", func(s LocationService) (any, error) { return s.Query(bg, QueryMN("nobody")) }},
+		{"query address", func(s LocationService) (any, error) { return s.Query(e.ctx, QueryAddress(hnp1.Addr().Next())) }},
+		{"query MN", func(s LocationService) (any, error) { return s.Query(e.ctx, QueryMN("mn1")) }},
+		{"query unknown", func(s LocationService) (any, error) { return s.Query(e.ctx, QueryPrefix(hnp2)) }},
+		{"query unknown MN", func(s LocationService) (any, error) { return s.Query(e.ctx, QueryMN("nobody")) }},
 		{"query IPv4-mapped", func(s LocationService) (any, error) {
-			return s.Query(bg, QueryAddress(netip.MustParseAddr("::ffff:192.0.2.1")))
+			return s.Query(e.ctx, QueryAddress(netip.MustParseAddr("::ffff:192.0.2.1")))
 		}},
 		{"batch", func(s LocationService) (any, error) {
-			rs, err := s.QueryMany(bg, []Query{QueryMN("mn1"), QueryPrefix(hnp2), QueryAddress(p2.Addr())})
+			rs, err := s.QueryMany(e.ctx, []Query{QueryMN("mn1"), QueryPrefix(hnp2), QueryAddress(p2.Addr())})
 			var out []string
 			for _, r := range rs {
 				out = append(out, fmt.Sprintf("%+v %s", r.Locations, errSummary(r.Err)))
@@ -73,15 +73,15 @@ func TestLocalLMMatchesClient(t *testing.T) {
 			return out, err
 		}},
 		{"other anchor", func(s LocationService) (any, error) {
-			return nil, s.Update(bg, "mn1", []netip.Prefix{hnp1}, mr2, mr31, time.Minute)
+			return nil, s.Update(e.ctx, "mn1", []netip.Prefix{hnp1}, mr2, mr31, time.Minute)
 		}},
 		{"other node", func(s LocationService) (any, error) {
-			return nil, s.Update(bg, "mn2", []netip.Prefix{hnp1}, mr2, mr12, time.Minute)
+			return nil, s.Update(e.ctx, "mn2", []netip.Prefix{hnp1}, mr2, mr12, time.Minute)
 		}},
 		{"withdraw", func(s LocationService) (any, error) {
-			return nil, s.Update(bg, "mn1", []netip.Prefix{hnp1, p2}, mr2, mr12, 0)
+			return nil, s.Update(e.ctx, "mn1", []netip.Prefix{hnp1, p2}, mr2, mr12, 0)
 		}},
-		{"query withdrawn", func(s LocationService) (any, error) { return s.Query(bg, QueryPrefix(hnp1)) }},
+		{"query withdrawn", func(s LocationService) (any, error) { return s.Query(e.ctx, QueryPrefix(hnp1)) }},
 	}
 	// Each service runs the steps on a fresh store state at the same
 	// times, then the results are compared.
@@ -94,7 +94,7 @@ func TestLocalLMMatchesClient(t *testing.T) {
 		}
 		// Reset: withdraw everything left (MR2's prefix was withdrawn with
 		// MR12's anchor: refused, so clear it with the right one).
-		if err := sv.svc.Update(bg, "mn1", []netip.Prefix{p2}, mr2, mr2, 0); err != nil {
+		if err := sv.svc.Update(e.ctx, "mn1", []netip.Prefix{p2}, mr2, mr2, 0); err != nil {
 			t.Fatal(err)
 		}
 		e.clk.Advance(time.Second)
@@ -132,11 +132,11 @@ func TestLocalHAAMatchesClient(t *testing.T) {
 	local := &LocalHAA{HAA: h, MR: mr2, Lifetime: 8 * time.Minute, Clock: e.clk}
 	var _ AddressAllocator = local
 
-	a, err := remote.Allocate(bg, "mn1")
+	a, err := remote.Allocate(e.ctx, "mn1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := local.Allocate(bg, "mn1")
+	b, err := local.Allocate(e.ctx, "mn1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,8 +145,8 @@ func TestLocalHAAMatchesClient(t *testing.T) {
 		t.Fatalf("allocations %+v %+v", a, b)
 	}
 	e.clk.Advance(time.Minute)
-	hr, err1 := remote.Holdings(bg, "mn1")
-	hl, err2 := local.Holdings(bg, "mn1")
+	hr, err1 := remote.Holdings(e.ctx, "mn1")
+	hl, err2 := local.Holdings(e.ctx, "mn1")
 	if err1 != nil || err2 != nil || len(hr) != 2 || len(hl) != 2 {
 		t.Fatalf("holdings %+v %v / %+v %v", hr, err1, hl, err2)
 	}
@@ -156,22 +156,22 @@ func TestLocalHAAMatchesClient(t *testing.T) {
 		}
 	}
 	// Exhaustion (MR2's pool has two prefixes) and release errors.
-	if _, err := local.Allocate(bg, "mn2"); err != nil {
+	if _, err := local.Allocate(e.ctx, "mn2"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = local.Allocate(bg, "mn3")
+	_, err = local.Allocate(e.ctx, "mn3")
 	if got := errSummary(err); got != fmt.Sprintf("RejectError %d", mh.StatusInsufficientResources) || !errors.Is(err, haa.ErrPoolExhausted) {
 		t.Errorf("local exhaustion: %v", err)
 	}
-	errR := remote.Release(bg, "mn2", p2)
-	errL := local.Release(bg, "mn2", p12)
+	errR := remote.Release(e.ctx, "mn2", p2)
+	errL := local.Release(e.ctx, "mn2", p12)
 	if errSummary(errR) != "RejectError 155" || errSummary(errL) != "RejectError 155" {
 		t.Errorf("release of another node's prefix: remote %v, local %v", errR, errL)
 	}
-	if err := local.Release(bg, "mn1", p12, p2); err != nil {
+	if err := local.Release(e.ctx, "mn1", p12, p2); err != nil {
 		t.Fatal(err)
 	}
-	if hs, err := remote.Holdings(bg, "mn1"); err != nil || len(hs) != 0 {
+	if hs, err := remote.Holdings(e.ctx, "mn1"); err != nil || len(hs) != 0 {
 		t.Errorf("after release: %+v %v", hs, err)
 	}
 }

@@ -24,7 +24,7 @@ func TestRetransmissionTimeout(t *testing.T) {
 	c := NewLMClient(r, lm1) // nobody holds lm1: packets are dropped
 	done := make(chan error, 1)
 	go func() {
-		_, err := c.Query(bg, QueryPrefix(hnp1))
+		_, err := c.Query(e.ctx, QueryPrefix(hnp1))
 		done <- err
 	}()
 	ps := e.waitPackets(1)
@@ -78,7 +78,7 @@ func TestRetransmissionCapped(t *testing.T) {
 	e := newEnv(t)
 	r := e.requester(mr31, RequesterConfig{Attempts: 5, InitialTimeout: 100 * time.Millisecond, MaxTimeout: 250 * time.Millisecond})
 	done := make(chan error, 1)
-	go func() { done <- NewLMClient(r, lm1).Update(bg, "mn", []netip.Prefix{hnp1}, mr31, mr31, time.Minute) }()
+	go func() { done <- NewLMClient(r, lm1).Update(e.ctx, "mn", []netip.Prefix{hnp1}, mr31, mr31, time.Minute) }()
 	for i := 1; i <= 5; i++ {
 		e.waitPackets(i)
 		e.clk.Advance(250 * time.Millisecond)
@@ -100,7 +100,7 @@ func TestRetransmissionAnswered(t *testing.T) {
 	e := newEnv(t)
 	r := e.requester(mr2, RequesterConfig{})
 	done := make(chan error, 1)
-	go func() { done <- NewLMClient(r, lm1).Update(bg, "mn1", []netip.Prefix{hnp1}, mr2, mr12, time.Minute) }()
+	go func() { done <- NewLMClient(r, lm1).Update(e.ctx, "mn1", []netip.Prefix{hnp1}, mr2, mr12, time.Minute) }()
 	e.waitPackets(1)
 	e.lmServer(lm1, nil, LMServerConfig{})
 	e.clk.Advance(time.Second)
@@ -130,17 +130,13 @@ func TestAnswerMatching(t *testing.T) {
 	other := e.attach(lm2)
 	done := make(chan []Location, 1)
 	go func() {
-		l, err := NewLMClient(r, lm1).Query(bg, QueryPrefix(hnp1))
+		l, err := NewLMClient(r, lm1).Query(e.ctx, QueryPrefix(hnp1))
 		if err != nil {
 			t.Error(err)
 		}
 		done <- l
 	}()
-	ps := make([]transport.Packet, 1)
-	if _, err := fake.Receive(ps); err != nil {
-		t.Fatal(err)
-	}
-	q, err := mh.ParseLocationQuery(ps[0].Data)
+	q, err := mh.ParseLocationQuery(receive(t, fake, "the query").Data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,10 +188,10 @@ func TestDuplicateFromCache(t *testing.T) {
 	}
 	// MN1 moves on: MR2's newer update.
 	e.clk.Advance(time.Second)
-	if err := NewLMClient(e.requester(mr2, RequesterConfig{}), lm1).Update(bg, "mn1", []netip.Prefix{hnp1}, mr2, mr12, time.Minute); err != nil {
+	if err := NewLMClient(e.requester(mr2, RequesterConfig{}), lm1).Update(e.ctx, "mn1", []netip.Prefix{hnp1}, mr2, mr12, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	rev := mustRecord(t, l).Revision
+	rev := mustRecord(t, e, l).Revision
 	// The retransmission of the first PBU.
 	a2 := sendRaw(t, e, m, lm1, first)
 	if !bytes.Equal(marshal(t, a2), marshal(t, a1)) {
@@ -204,7 +200,7 @@ func TestDuplicateFromCache(t *testing.T) {
 	if st := s.Stats(); st.FromCache != 1 {
 		t.Errorf("stats %+v, want one answer from the cache", st)
 	}
-	if r := mustRecord(t, l); r.Revision != rev || r.CurrentMR != mr2 {
+	if r := mustRecord(t, e, l); r.Revision != rev || r.CurrentMR != mr2 {
 		t.Errorf("the retransmission reached the LM: %+v", r)
 	}
 	// Past the TTL the first PBU is processed again: stale now.
@@ -232,9 +228,9 @@ func TestDuplicateFromCache(t *testing.T) {
 	}
 }
 
-func mustRecord(t *testing.T, l *lm.LM) lm.Record {
+func mustRecord(t *testing.T, e *env, l *lm.LM) lm.Record {
 	t.Helper()
-	r, err := l.QueryPrefix(bg, hnp1)
+	r, err := l.QueryPrefix(e.ctx, hnp1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,16 +288,16 @@ func TestConcurrentClients(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			mn := fmt.Sprintf("mn%d", i)
-			hs, err := hc.Allocate(bg, mn)
+			hs, err := hc.Allocate(e.ctx, mn)
 			if err != nil {
 				errs <- err
 				return
 			}
-			if err := lc.Update(bg, mn, []netip.Prefix{hs[0].Prefix}, mr12, hs[0].AnchorMR, time.Minute); err != nil {
+			if err := lc.Update(e.ctx, mn, []netip.Prefix{hs[0].Prefix}, mr12, hs[0].AnchorMR, time.Minute); err != nil {
 				errs <- err
 				return
 			}
-			ls, err := lc.Query(bg, QueryMN(mn))
+			ls, err := lc.Query(e.ctx, QueryMN(mn))
 			if err != nil || len(ls) != 1 || ls[0].Prefix != hs[0].Prefix {
 				errs <- fmt.Errorf("%s: %+v %v, want %v", mn, ls, err, hs[0].Prefix)
 			}
@@ -314,7 +310,7 @@ func TestConcurrentClients(t *testing.T) {
 	}
 	// QueryMany: the 40 nodes and one unknown.
 	qs := []Query{QueryMN("mn0"), QueryMN("nobody"), QueryAddress(netip.MustParseAddr("2001:db8:12:100::1"))}
-	rs, err := lc.QueryMany(bg, qs)
+	rs, err := lc.QueryMany(e.ctx, qs)
 	if err != nil || len(rs) != 3 {
 		t.Fatalf("QueryMany: %v %v", rs, err)
 	}
@@ -332,7 +328,7 @@ func TestCancelAndClose(t *testing.T) {
 	e := newEnv(t)
 	r := e.requester(mr31, RequesterConfig{})
 	c := NewLMClient(r, lm1)
-	ctx, cancel := context.WithCancel(bg)
+	ctx, cancel := context.WithCancel(e.ctx)
 	done := make(chan error, 1)
 	go func() {
 		_, err := c.Query(ctx, QueryPrefix(hnp1))
@@ -350,7 +346,7 @@ func TestCancelAndClose(t *testing.T) {
 	}
 
 	go func() {
-		_, err := c.Query(bg, QueryPrefix(hnp1))
+		_, err := c.Query(e.ctx, QueryPrefix(hnp1))
 		done <- err
 	}()
 	e.waitPackets(2)
@@ -358,13 +354,13 @@ func TestCancelAndClose(t *testing.T) {
 	if err := <-done; !errors.Is(err, ErrClosed) {
 		t.Fatalf("%v, want ErrClosed", err)
 	}
-	if _, err := c.Query(bg, QueryPrefix(hnp1)); !errors.Is(err, ErrClosed) {
+	if _, err := c.Query(e.ctx, QueryPrefix(hnp1)); !errors.Is(err, ErrClosed) {
 		t.Fatalf("after Close: %v", err)
 	}
 	// An invalid query is refused without sending.
 	r2 := e.requester(mr11, RequesterConfig{})
 	var qe *QueryError
-	if _, err := NewLMClient(r2, lm1).Query(bg, QueryAddress(netip.MustParseAddr("192.0.2.1"))); !errors.As(err, &qe) || qe.Status != mh.DMMStatusInvalidRequest {
+	if _, err := NewLMClient(r2, lm1).Query(e.ctx, QueryAddress(netip.MustParseAddr("192.0.2.1"))); !errors.As(err, &qe) || qe.Status != mh.DMMStatusInvalidRequest {
 		t.Errorf("IPv4 query: %v", err)
 	}
 	if n := len(e.packets()); n != 2 {
@@ -396,7 +392,7 @@ func TestExternalReceive(t *testing.T) {
 			}
 		}
 	}()
-	if err := NewLMClient(r, lm1).Update(bg, "mn1", []netip.Prefix{hnp1}, mr2, mr12, time.Minute); err != nil {
+	if err := NewLMClient(r, lm1).Update(e.ctx, "mn1", []netip.Prefix{hnp1}, mr2, mr12, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if !<-taken {
