@@ -64,6 +64,19 @@ type binding struct {
 	expires  time.Time
 	timer    clock.Timer
 	ctx      *mh.MobilityContext // from the previous MR's HAck
+
+	// A known-moving node (HI 3): the HAA and the LM are asked at once,
+	// and the HI goes to the previous MR as soon as the LM names it (the
+	// routes of the prefixes it names are installed first), before the
+	// HAA's answer, a new prefix and the LM update. hiSent: the HI went.
+	hiSent   bool
+	join     int // answers still awaited of the parallel HAA/LM calls
+	joinHS   []Holding
+	joinHErr error
+	joinLocs []Location
+	joinLErr error
+	// started: when the attachment began (step timings in the log).
+	started time.Time
 }
 
 func (b *binding) stop() {
@@ -110,13 +123,46 @@ func (m *MR) uplinkDev(b *binding) string {
 }
 
 // startAttach begins the attachment of b (draft §4.1, §4.2): the HAA is
-// asked for every prefix the node holds and the LM for where it was.
+// asked for every prefix the node holds and the LM for where it was. For
+// a node known to move here (handoff indicator 3) both are asked at once,
+// and the LM's answer alone starts the context transfer (earlyHandover).
 func (m *MR) startAttach(b *binding) {
 	b.state = bAttaching
 	b.gen++
 	gen := b.gen
 	m.mns[b.key] = b
 	key := b.key
+	b.started = m.d.Clock.Now()
+	if b.hi == mh.HIHandoffBetweenMAGs {
+		b.join = 2
+		m.async(func(ctx context.Context) func() {
+			hs, err := m.d.HAA.Holdings(ctx, key)
+			return func() {
+				if !m.current(b, gen) {
+					return
+				}
+				b.joinHS, b.joinHErr = hs, err
+				m.joined(b, gen)
+			}
+		})
+		m.async(func(ctx context.Context) func() {
+			locs, err := m.d.LM.Query(ctx, wire.QueryMN(key))
+			if errors.Is(err, wire.ErrLocationUnknown) {
+				err = nil
+			}
+			return func() {
+				if !m.current(b, gen) {
+					return
+				}
+				b.joinLocs, b.joinLErr = locs, err
+				if err == nil {
+					m.earlyHandover(b, locs)
+				}
+				m.joined(b, gen)
+			}
+		})
+		return
+	}
 	m.async(func(ctx context.Context) func() {
 		hs, err := m.d.HAA.Holdings(ctx, key)
 		var locs []Location
@@ -129,6 +175,78 @@ func (m *MR) startAttach(b *binding) {
 		}
 		return func() { m.onHoldings(b, gen, hs, err, locs, lerr) }
 	})
+}
+
+// joined counts an answer of the parallel HAA/LM calls; with both in, the
+// attachment goes on as after the sequential ones.
+func (m *MR) joined(b *binding, gen uint64) {
+	b.join--
+	if b.join > 0 {
+		return
+	}
+	hs, err, locs, lerr := b.joinHS, b.joinHErr, b.joinLocs, b.joinLErr
+	b.joinHS, b.joinHErr, b.joinLocs, b.joinLErr = nil, nil, nil, nil
+	if err == nil && len(hs) == 0 {
+		locs, lerr = nil, nil // a new node: the LM's answer means nothing
+	}
+	m.onHoldings(b, gen, hs, err, locs, lerr)
+}
+
+// earlyHandover: the LM names the MR a moving node is at (its previous
+// MR) and its prefixes: their routes to the node are installed here and
+// the HI goes to the previous MR at once (Figure 5 step 2), which starts
+// forwarding on it; the HAA's answer, a new prefix (§4.2) and the LM
+// update follow.
+func (m *MR) earlyHandover(b *binding, locs []Location) {
+	self := m.cfg.Address
+	if b.state != bAttaching || b.hiSent || m.cfg.NoContextTransfer {
+		return
+	}
+	var pmr netip.Addr
+	for _, l := range locs {
+		if l.CurrentMR.IsValid() && l.CurrentMR != self && l.Prefix.IsValid() {
+			pmr = l.CurrentMR
+		}
+	}
+	if !pmr.IsValid() {
+		return
+	}
+	for _, l := range locs {
+		if l.CurrentMR == pmr && !b.has(l.Prefix) {
+			b.prefixes = append(b.prefixes, &prefix{p: l.Prefix, anchor: l.AnchorMR})
+		}
+	}
+	b.pmr = pmr
+	m.routeHere(b)
+	b.lifetime = m.cfg.Lifetime
+	m.sendHI(b)
+	b.hiSent = true
+	b.log.WithFields(logrus.Fields{"previous_mr": pmr, "prefixes": b.prefixList(),
+		"after": m.d.Clock.Now().Sub(b.started)}).Info("moving node: routes in, HI sent to the previous MR")
+}
+
+// routeHere makes this MR the node's: its prefixes route to it (access
+// route, reverse tunnel to each prefix's anchor), no departure, cached
+// location or forwarding of them is left.
+func (m *MR) routeHere(b *binding) {
+	self := m.cfg.Address
+	if dp := m.departed[b.key]; dp != nil {
+		m.endDeparture(dp, "node came back")
+	}
+	for _, x := range b.prefixes {
+		if o := m.byPrefix[x.p]; o != nil && o != b {
+			m.detach(o, "prefix taken over")
+		}
+		m.byPrefix[x.p] = b
+		m.dropCache(x.p)
+		m.setDown(x.p, m.accessEntry(b, x.p))
+		if x.anchor != self {
+			// Reverse tunnel to the anchor (§4.2).
+			m.setUp(x.p, dataplane.Entry{Kind: dataplane.KindSourceRoute, Prefix: x.p, Remote: x.anchor, Dev: m.uplinkDev(b)})
+		} else {
+			m.clearUp(x.p)
+		}
+	}
 }
 
 func (m *MR) current(b *binding, gen uint64) bool {
@@ -150,6 +268,19 @@ func (m *MR) onHoldings(b *binding, gen uint64, hs []Holding, err error, locs []
 		b.log.WithError(lerr).Warn("LM query for the previous MR failed")
 	}
 	self := m.cfg.Address
+	if b.hiSent {
+		// The HAA is authoritative: a prefix the LM named that the node
+		// does not hold goes.
+		kept := b.prefixes[:0]
+		for _, x := range b.prefixes {
+			if slices.ContainsFunc(hs, func(h Holding) bool { return h.Prefix == x.p }) {
+				kept = append(kept, x)
+				continue
+			}
+			m.unrouteHere(b, x.p)
+		}
+		b.prefixes = kept
+	}
 	ownHeld := false
 	for _, h := range hs {
 		if h.AnchorMR == self {
@@ -170,12 +301,16 @@ func (m *MR) onHoldings(b *binding, gen uint64, hs []Holding, err error, locs []
 	if !pmr.IsValid() && len(locs) == 0 && !ownHeld && len(hs) > 0 {
 		pmr = hs[len(hs)-1].AnchorMR
 	}
-	b.pmr = pmr
-	b.moved = len(hs) > 0 && (pmr.IsValid() || !ownHeld)
+	if !b.hiSent {
+		b.pmr = pmr
+	}
+	b.moved = len(hs) > 0 && (b.pmr.IsValid() || !ownHeld)
 	if b.moved {
 		// The location is in flux until the routes are in (Figure 5).
 		for _, x := range b.prefixes {
-			m.hold(x.p, "arriving")
+			if m.byPrefix[x.p] != b {
+				m.hold(x.p, "arriving")
+			}
 		}
 	}
 	needAlloc := len(hs) == 0 || (b.moved && m.cfg.NewPrefixOnMove && !ownHeld)
@@ -223,6 +358,7 @@ func (m *MR) attachFailed(b *binding, st mh.Status) {
 		if _, ok := m.held[x.p]; ok {
 			m.drop(x.p)
 		}
+		m.unrouteHere(b, x.p)
 	}
 	if b.pending != nil {
 		m.sendPBA(b.pending, st, nil)
@@ -238,23 +374,7 @@ func (m *MR) finishAttach(b *binding) {
 	self := m.cfg.Address
 	// The node is here: no departure, cached location or forwarding of
 	// its prefixes any more.
-	if dp := m.departed[b.key]; dp != nil {
-		m.endDeparture(dp, "node came back")
-	}
-	for _, x := range b.prefixes {
-		if o := m.byPrefix[x.p]; o != nil && o != b {
-			m.detach(o, "prefix taken over")
-		}
-		m.byPrefix[x.p] = b
-		m.dropCache(x.p)
-		m.setDown(x.p, m.accessEntry(b, x.p))
-		if x.anchor != self {
-			// Reverse tunnel to the anchor (§4.2).
-			m.setUp(x.p, dataplane.Entry{Kind: dataplane.KindSourceRoute, Prefix: x.p, Remote: x.anchor, Dev: m.uplinkDev(b)})
-		} else {
-			m.clearUp(x.p)
-		}
-	}
+	m.routeHere(b)
 	for _, x := range b.prefixes {
 		if _, ok := m.held[x.p]; ok {
 			m.release(x.p)
@@ -272,18 +392,32 @@ func (m *MR) finishAttach(b *binding) {
 	} else {
 		m.counters.Attaches++
 	}
-	b.log.WithFields(logrus.Fields{"prefixes": b.prefixList(), "moved": b.moved, "previous_mr": b.pmr}).Info("mobile node attached")
+	b.log.WithFields(logrus.Fields{"prefixes": b.prefixList(), "moved": b.moved, "previous_mr": b.pmr,
+		"after": m.d.Clock.Now().Sub(b.started)}).Info("mobile node attached")
 	if b.moved || m.cfg.UpdateLMOnAttach {
 		m.updateLM(b, b.lifetime)
 	}
-	if b.moved && b.pmr.IsValid() && b.pmr != self && !m.cfg.NoContextTransfer {
+	if b.moved && b.pmr.IsValid() && b.pmr != self && !m.cfg.NoContextTransfer && !b.hiSent {
 		m.sendHI(b)
+		b.hiSent = true
 	}
 	if b.pending != nil {
 		m.sendPBA(b.pending, mh.StatusAccepted, b)
 		b.pending = nil
 	}
 	m.advertise(b, false)
+}
+
+// unrouteHere removes what routeHere installed for p on b's behalf.
+func (m *MR) unrouteHere(b *binding, p netip.Prefix) {
+	if m.byPrefix[p] != b {
+		return
+	}
+	delete(m.byPrefix, p)
+	m.clearUp(p)
+	if e, ok := m.down[p]; ok && e == m.accessEntry(b, p) {
+		m.clearDown(p)
+	}
 }
 
 // armBinding (re)starts the binding's lifetime: a legacy MAG must

@@ -213,6 +213,7 @@ func (m *MR) handleHAck(src netip.Addr, ack *mh.HandoverAck) {
 // transfer, tunnels the node's prefixes to the new MR, and redirects the
 // MRs that send it the node's traffic.
 func (m *MR) handleHI(src netip.Addr, hi *mh.HandoverInitiate) {
+	start := time.Now() // wall time: step timings in the log
 	reply := &mh.HandoverAck{Sequence: hi.Sequence, Flags: mh.HAckFlagP}
 	mnid, _ := mh.Find[*mh.MNIdentifier](hi.Options)
 	if !hi.Proxy() || mnid == nil {
@@ -254,15 +255,20 @@ func (m *MR) handleHI(src netip.Addr, hi *mh.HandoverInitiate) {
 			dp.fwd = append(dp.fwd, x.p)
 		}
 	}
+	routed := time.Since(start)
+	released := 0
 	for _, x := range dp.prefixes {
 		if _, ok := m.held[x.p]; ok {
 			if x.anchor == self || forward {
+				n := m.counters.Released
 				m.release(x.p)
+				released += int(m.counters.Released - n)
 			} else {
 				m.drop(x.p)
 			}
 		}
 	}
+	releasedIn := time.Since(start)
 	if dp.holdTimer != nil {
 		dp.holdTimer.Stop()
 	}
@@ -314,7 +320,8 @@ func (m *MR) handleHI(src netip.Addr, hi *mh.HandoverInitiate) {
 	reply.Options = append(reply.Options, mc)
 	m.send(src, reply)
 	m.counters.HandoversOut++
-	dp.log.WithFields(logrus.Fields{"new_mr": src, "forwarding": forward}).Info("context transferred to the new MR")
+	dp.log.WithFields(logrus.Fields{"new_mr": src, "forwarding": forward, "routes_in": routed, "released": released,
+		"released_in": releasedIn, "hack_in": time.Since(start)}).Info("context transferred to the new MR")
 	m.redirectAll(dp, forward)
 }
 
