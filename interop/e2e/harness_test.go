@@ -26,17 +26,51 @@ import (
 // moduleRoot is the repository root, relative to this package.
 const moduleRoot = "../.."
 
-// buildBinaries builds pmipd, pmipdemo and pmipctl once into dir (pmipctl
-// is dir/pmipctl).
+// The binaries are built once per test binary run into binDir (removed by
+// TestMain) and linked into each test's directory.
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+	buildLog  string
+)
+
+// binaries are what buildBinaries provides in each directory.
+var binaries = []string{"pmipd", "pmipdemo", "pmipctl"}
+
+// buildBinaries builds pmipd, pmipdemo and pmipctl (once per run of the
+// package) and puts them into dir (pmipctl is dir/pmipctl).
 func buildBinaries(t *testing.T, dir string) (pmipd, pmipdemo string) {
 	t.Helper()
-	start := time.Now()
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/pmipd", "./cmd/pmipdemo", "./cmd/pmipctl")
-	cmd.Dir = moduleRoot
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	buildOnce.Do(func() {
+		start := time.Now()
+		if binDir, buildErr = os.MkdirTemp("", "pmip-e2e-bin-"); buildErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", binDir+"/", "./cmd/pmipd", "./cmd/pmipdemo", "./cmd/pmipctl")
+		cmd.Dir = moduleRoot
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		buildLog = fmt.Sprintf("built pmipd, pmipdemo and pmipctl in %v", time.Since(start).Round(time.Millisecond))
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	t.Logf("built pmipd, pmipdemo and pmipctl in %v", time.Since(start).Round(time.Millisecond))
+	t.Log(buildLog)
+	for _, b := range binaries {
+		src, dst := filepath.Join(binDir, b), filepath.Join(dir, b)
+		if err := os.Link(src, dst); err != nil {
+			data, rerr := os.ReadFile(src)
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			if err := os.WriteFile(dst, data, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	return filepath.Join(dir, "pmipd"), filepath.Join(dir, "pmipdemo")
 }
 
