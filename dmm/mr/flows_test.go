@@ -596,3 +596,40 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("got %v\nwant %s", err, strings.Join(want, "\n"))
 	}
 }
+
+// A miss for a node attached here: the kernel lost its route because its
+// access link left (moved to another MR) before the link event came. The
+// packets stay held (not re-injected to miss again) and the detach holds
+// them for good, for the handover; a spurious miss is re-routed after
+// missRecheck.
+func TestMissWhileAttached(t *testing.T) {
+	for _, leaves := range []bool{true, false} {
+		t.Run(fmt.Sprintf("leaves=%v", leaves), func(t *testing.T) {
+			w := newWorld(t)
+			mr11 := w.add("MR11", Config{UpdateLMOnAttach: true})
+			w.attachB(mr11, "mn1", "acc1", false)
+			mr11.punt.takeOps()
+			w.takeCalls()
+			mr11.punt.packet(addr("2001:db8:11::1"), mn2HoA, 4, true)
+			w.settle()
+			expectList(t, "punt at the miss", mr11.punt.takeOps())
+			if h, _ := mr11.mr.Held(w.ctx); len(h) != 1 || h[0] != pfx(p11) {
+				t.Errorf("held: %v", h)
+			}
+			if leaves {
+				w.detachB(mr11, "mn1", "acc1")
+				expectList(t, "punt at the detach", mr11.punt.takeOps(), "hold "+p11)
+				w.advance(missRecheck)
+				expectList(t, "punt after the recheck", mr11.punt.takeOps())
+				expectList(t, "data plane", mr11.entries(t))
+				return
+			}
+			w.advance(missRecheck)
+			expectList(t, "punt after the recheck", mr11.punt.takeOps(), "release "+p11)
+			expectList(t, "data plane", mr11.entries(t), "access-route "+p11+" dev acc1")
+			if c, _ := mr11.mr.Counters(w.ctx); c.Released != 4 || c.Queries != 0 {
+				t.Errorf("released %d queries %d", c.Released, c.Queries)
+			}
+		})
+	}
+}

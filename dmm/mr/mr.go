@@ -473,10 +473,12 @@ func (m *MR) dpDel(e dataplane.Entry) {
 // ---- punt ----
 
 func (m *MR) hold(p netip.Prefix, why string) {
-	if _, ok := m.held[p]; ok {
+	if was, ok := m.held[p]; ok && was != heldMiss {
 		m.held[p] = why
 		return
 	}
+	// Not held, or held by the punt's own miss queue (which a more
+	// specific route would bypass): hold it for good.
 	if err := m.d.Punt.Hold(p); err != nil {
 		m.counters.PuntErrors++
 		m.log.WithError(err).WithField("prefix", p).Error("punt hold failed")

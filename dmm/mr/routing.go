@@ -72,6 +72,13 @@ func (m *MR) dropCache(p netip.Prefix) {
 	}
 }
 
+// missRecheck is how long the packets of a node attached here that the
+// kernel could not route are held waiting for its detach.
+const missRecheck = 100 * time.Millisecond
+
+// heldMiss is the reason of a prefix held by such a miss.
+const heldMiss = "miss while attached"
+
 // handleMiss: the data plane had no route for a packet of a watched
 // space (draft §4.3). As the correspondent's MR (Figure 3) the MR asks the
 // LM and tunnels straight to the current MR; as the anchor (Figure 4) it
@@ -86,8 +93,20 @@ func (m *MR) handleMiss(ms Miss) {
 	if _, ok := m.held[p]; ok {
 		return // in flux (handover): released when the new location is known
 	}
-	if m.byPrefix[p] != nil && m.byPrefix[p].state == bAttached {
-		m.release(p) // the route is in now
+	if b := m.byPrefix[p]; b != nil && b.state == bAttached {
+		// The node's route is gone from the kernel: its access link
+		// left (moved to another MR's namespace, or down) and the link
+		// event is still on its way. Keep what the punt holds until the
+		// detach (then the handover releases it), or put it back on the
+		// route after missRecheck if the node stays.
+		m.held[p] = heldMiss
+		gen := b.gen
+		m.after(missRecheck, func() {
+			if m.byPrefix[p] == b && b.gen == gen && b.state == bAttached && m.held[p] == heldMiss {
+				m.setDown(p, m.accessEntry(b, p))
+				m.release(p)
+			}
+		})
 		return
 	}
 	if c := m.cache[p]; c != nil {
