@@ -286,4 +286,16 @@ func TestIPsecKeyModeRefused(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "lma.sock")); !os.IsNotExist(err) {
 		t.Errorf("management socket left after a failed start: %v", err)
 	}
+	// --dry-run reads the key files too.
+	var out, errb syncBuf
+	if code := run([]string{"-c", path, "--dry-run"}, &out, &errb, nil); code != 1 || !strings.Contains(errb.String(), want) {
+		t.Errorf("--dry-run: exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+	if err := os.Chmod(filepath.Join(keys, "lma-to-mag1.key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errb = syncBuf{}, syncBuf{}
+	if code := run([]string{"-c", path, "--dry-run"}, &out, &errb, nil); code != 0 || !strings.Contains(out.String(), "valid") {
+		t.Errorf("--dry-run with 0600 keys: exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
 }

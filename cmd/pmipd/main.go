@@ -5,8 +5,9 @@
 //
 //	pmipd -c FILE [--dry-run]
 //
-// With --dry-run it loads and validates FILE, prints every problem as
-// "key: reason" and exits 0 (valid) or 1 (invalid), touching nothing.
+// With --dry-run it loads and validates FILE (and reads the IPsec key
+// files it names), prints every problem as "key: reason" and exits 0
+// (valid) or 1 (invalid), touching nothing.
 //
 // Otherwise it sets up logging (one logrus logger, node.log_level, an entry
 // per component), picks the data plane (dataplane.driver: seg6, ip6tnl,
@@ -39,6 +40,7 @@ import (
 	"syscall"
 
 	"github.com/pmipdmm/pmipdmm/internal/config"
+	"github.com/pmipdmm/pmipdmm/ipsec"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, nil)) }
@@ -70,6 +72,13 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int {
 		return 1
 	}
 	if *dry {
+		// The key files are read too (modes, lengths): a start would.
+		if cfg.IPsec != nil && cfg.IPsec.Backend != string(ipsec.BackendExternal) {
+			if _, err := ipsec.Build(cfg.IPsec.Config, nil); err != nil {
+				fmt.Fprintf(stderr, "pmipd: %s: ipsec: %v\n", *file, err)
+				return 1
+			}
+		}
 		fmt.Fprintf(stdout, "%s: valid (roles %v, node %s)\n", *file, cfg.Roles, cfg.Node.Name)
 		return 0
 	}
