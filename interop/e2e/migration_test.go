@@ -1,0 +1,476 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pmipdmm/pmipdmm/internal/config"
+	"github.com/pmipdmm/pmipdmm/internal/mgmt"
+	"github.com/pmipdmm/pmipdmm/internal/netnstest"
+)
+
+// The migration of docs/migration.md: configs/migrate/<step>/<node>.yaml,
+// one directory per step with the complete configuration of every node.
+var migSteps = []struct {
+	dir   string
+	nodes []string
+}{
+	{"step0-centralized", []string{"lma", "mag1", "mag2"}},
+	{"step1-lm-haa", []string{"lma", "lmhaa", "mag1", "mag2"}},
+	{"step2-mr-lma", []string{"lmhaa", "mag1", "mag2", "mr1"}},
+	{"step3-second-mr", []string{"lmhaa", "mag1", "mag2", "mr1", "mr2"}},
+	{"step4-mr-access", []string{"lmhaa", "mag1", "mag2", "mr1", "mr2", "mr3"}},
+}
+
+// What the guide says does not change from one step to the next: the
+// same file, byte for byte.
+var migUnchanged = []struct {
+	node  string
+	steps []int
+}{
+	{"mag1", []int{0, 1, 2, 3, 4}}, // MAG1 is never touched
+	{"mag2", []int{0, 1, 2}},       // until step 3 moves it behind MR2
+	{"mag2", []int{3, 4}},
+	{"lma", []int{0, 1}}, // step 1 adds processes beside the LMA
+	{"lmhaa", []int{1, 2}},
+}
+
+func migPath(step int, node string) string {
+	return filepath.Join(moduleRoot, "configs", "migrate", migSteps[step].dir, node+".yaml")
+}
+
+// buildPmipd builds only pmipd into dir.
+func buildPmipd(t *testing.T, dir string) string {
+	t.Helper()
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/pmipd")
+	cmd.Dir = moduleRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return filepath.Join(dir, "pmipd")
+}
+
+// TestMigrationConfigs runs `pmipd --dry-run` on every configuration of
+// every step, and checks what docs/migration.md says about them: which
+// files stay the same, that the MR of step 2 has the LMA's address, that
+// every MAG's LMA is a node of its step that authorizes it, and that the
+// MRs, the LM/HAA and the pools agree.
+func TestMigrationConfigs(t *testing.T) {
+	pmipd := buildPmipd(t, t.TempDir())
+	cfgs := make([]map[string]*config.Config, len(migSteps))
+	for i, s := range migSteps {
+		ents, err := os.ReadDir(filepath.Join(moduleRoot, "configs", "migrate", s.dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range ents {
+			if n, ok := strings.CutSuffix(e.Name(), ".yaml"); ok {
+				got = append(got, n)
+			}
+		}
+		if !slices.Equal(got, s.nodes) {
+			t.Errorf("%s: nodes %v, want %v", s.dir, got, s.nodes)
+		}
+		cfgs[i] = map[string]*config.Config{}
+		for _, n := range s.nodes {
+			path := migPath(i, n)
+			out, err := exec.Command(pmipd, "-c", path, "--dry-run").CombinedOutput()
+			if err != nil || !bytes.Contains(out, []byte(": valid (roles")) {
+				t.Errorf("pmipd -c %s --dry-run: %v\n%s", path, err, out)
+				continue
+			}
+			c, err := config.Load(path)
+			if err != nil {
+				t.Errorf("%s: %v", path, err)
+				continue
+			}
+			cfgs[i][n] = c
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	for _, u := range migUnchanged {
+		first, _ := os.ReadFile(migPath(u.steps[0], u.node))
+		for _, s := range u.steps[1:] {
+			if b, _ := os.ReadFile(migPath(s, u.node)); !bytes.Equal(b, first) {
+				t.Errorf("%s.yaml differs between %s and %s (the guide says it does not change)", u.node, migSteps[u.steps[0]].dir, migSteps[s].dir)
+			}
+		}
+	}
+	if a, b := cfgs[0]["lma"].Transport.Address, cfgs[2]["mr1"].Transport.Address; a != b {
+		t.Errorf("step 2: MR1 at %v, the LMA was at %v (the MAGs would need a change)", b, a)
+	}
+	lmaPool := cfgs[0]["lma"].LMA.Pools[0].Prefix
+	for i, s := range migSteps {
+		c := cfgs[i]
+		// Every MAG registers at a node of this step that authorizes it.
+		for _, mag := range []string{"mag1", "mag2"} {
+			m := c[mag].MAG
+			lmas := []netip.Addr{m.LMAAddress}
+			for _, p := range m.MobileNodes {
+				if p.LMA.IsValid() {
+					lmas = append(lmas, p.LMA)
+				}
+			}
+			for _, a := range lmas {
+				ok := false
+				for n, x := range c {
+					switch {
+					case x.Has(config.RoleLMA) && x.LMA.Address == a:
+						ok = slices.ContainsFunc(x.LMA.MAGs, func(g config.MAGAuth) bool { return g.Address == m.Address })
+					case x.Has(config.RoleMR) && x.MR.Address == a && x.MR.Deployment == config.DeployLMA:
+						ok = slices.Contains(x.MR.MAGs, m.Address)
+					default:
+						continue
+					}
+					if !ok {
+						t.Errorf("%s: %s registers at %s (%v), which does not authorize %v", s.dir, mag, n, a, m.Address)
+					}
+					break
+				}
+				if !ok {
+					t.Errorf("%s: %s registers at %v: no LMA or deployment-A MR of this step there authorizes it", s.dir, mag, a)
+				}
+			}
+		}
+		h := c["lmhaa"]
+		if h == nil {
+			continue
+		}
+		haaPools := map[netip.Prefix]netip.Addr{}
+		for _, p := range h.HAA.Pools {
+			haaPools[p.Prefix] = p.MR
+			if p.Prefix.Overlaps(lmaPool) {
+				t.Errorf("%s: HAA pool %v overlaps the LMA's %v (the HAA does not know the LMA's allocations)", s.dir, p.Prefix, lmaPool)
+			}
+		}
+		var mrs []string
+		for n, x := range c {
+			if x.Has(config.RoleMR) {
+				mrs = append(mrs, n)
+			}
+		}
+		sort.Strings(mrs)
+		for _, n := range mrs {
+			m := c[n].MR
+			if m.LM != h.LM.Address || m.HAA != h.HAA.Address {
+				t.Errorf("%s: %s uses LM %v and HAA %v, lmhaa serves %v and %v", s.dir, n, m.LM, m.HAA, h.LM.Address, h.HAA.Address)
+			}
+			mine := 0
+			got := map[netip.Prefix]netip.Addr{}
+			for _, p := range m.Pools {
+				got[p.Prefix] = p.Anchor
+				if p.Anchor == m.Address {
+					mine++
+				}
+			}
+			if mine == 0 {
+				t.Errorf("%s: %s anchors no pool", s.dir, n)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(haaPools) {
+				t.Errorf("%s: %s's pools %v differ from the HAA's %v", s.dir, n, got, haaPools)
+			}
+		}
+		if len(mrs) > 0 && len(haaPools) != len(mrs) {
+			t.Errorf("%s: %d HAA pools for %d MRs", s.dir, len(haaPools), len(mrs))
+		}
+	}
+}
+
+// unitCaps returns the capabilities of CapabilityBoundingSet= in the unit.
+func unitCaps(t *testing.T, unit string) []string {
+	t.Helper()
+	b, err := os.ReadFile(unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "CapabilityBoundingSet="); ok {
+			return strings.Fields(v)
+		}
+	}
+	t.Fatalf("%s: no CapabilityBoundingSet=", unit)
+	return nil
+}
+
+const unitFile = moduleRoot + "/interop/systemd/pmipd@.service"
+
+// TestMigrationSystemdUnit checks pmipd@.service with systemd-analyze
+// verify (an instance of the template, with ExecStart pointing at a built
+// pmipd): no error and no warning (an unknown key is only a warning).
+func TestMigrationSystemdUnit(t *testing.T) {
+	sa, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skipf("systemd-analyze not found (%v): install the Debian package systemd to verify the unit", err)
+	}
+	dir := t.TempDir()
+	pmipd := buildPmipd(t, dir)
+	b, err := os.ReadFile(unitFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte("/usr/local/sbin/pmipd -c /etc/pmipd/%i.yaml")) {
+		t.Fatalf("the unit does not run /usr/local/sbin/pmipd -c /etc/pmipd/%%i.yaml")
+	}
+	for _, want := range []string{"ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure", "AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW",
+		"StateDirectory=pmipd/%i", "RuntimeDirectory=pmipd"} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("the unit has no %q", want)
+		}
+	}
+	unit := bytes.ReplaceAll(b, []byte("/usr/local/sbin/pmipd"), []byte(pmipd))
+	if err := os.WriteFile(filepath.Join(dir, "pmipd@.service"), unit, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"pmipd@.service", "pmipd@lma.service"} {
+		out, err := exec.Command(sa, "verify", filepath.Join(dir, name)).CombinedOutput()
+		if err != nil || len(bytes.TrimSpace(out)) > 0 {
+			t.Errorf("systemd-analyze verify %s: %v\n%s", name, err, out)
+		}
+	}
+	caps := unitCaps(t, unitFile)
+	for _, c := range []string{"CAP_NET_ADMIN", "CAP_NET_RAW"} {
+		if !slices.Contains(caps, c) {
+			t.Errorf("CapabilityBoundingSet lacks %s", c)
+		}
+	}
+}
+
+// migTopo is the migration's network: the centralized topology of
+// configs/migrate (the LMA's host r1 becomes MR1 in step 2).
+//
+//	MN --acc-- MAG1 ::11 --\
+//	                        sw (bridge, core 2001:db8:ff::/64) -- r1 ::2 --cn-- CN 2001:db8:c::2
+//	MN2 -acc-- MAG2 ::12 --/    lmhaa ::a ::b, r2 ::3 (MR2, step 3)
+type migTopo struct {
+	dir, pmipd, pmipctl string
+	wrapper             string // pmipd run with the unit's capabilities only
+	ns                  map[string]*netnstest.NS
+	d                   map[string]*daemon
+}
+
+var (
+	migPool1 = netip.MustParsePrefix("2001:db8:110::/48") // MR1's, at the HAA
+	migPool2 = netip.MustParsePrefix("2001:db8:120::/48") // MR2's, step 3
+	migLMA   = netip.MustParsePrefix("2001:db8:100::/48") // the LMA's
+)
+
+func newMigTopo(t *testing.T) *migTopo {
+	netnstest.RequireRoot(t)
+	tp := &migTopo{dir: t.TempDir(), ns: map[string]*netnstest.NS{}, d: map[string]*daemon{}}
+	tp.pmipd, _ = buildBinaries(t, tp.dir)
+	tp.pmipctl = filepath.Join(tp.dir, "pmipctl")
+	// Run pmipd as pmipd@.service does: root with only the unit's
+	// capabilities (CapabilityBoundingSet=).
+	var keep []string
+	for _, c := range unitCaps(t, unitFile) {
+		keep = append(keep, "+"+strings.ToLower(strings.TrimPrefix(c, "CAP_")))
+	}
+	tp.wrapper = filepath.Join(tp.dir, "pmipd-unit-caps")
+	script := fmt.Sprintf("#!/bin/sh\nexec setpriv --bounding-set=-all,%s --inh-caps=-all -- %s \"$@\"\n", strings.Join(keep, ","), tp.pmipd)
+	if err := os.WriteFile(tp.wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(tp.dir, "state"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"sw", "r1", "r2", "mag1", "mag2", "lmhaa", "mn", "mn2", "cn"} {
+		tp.ns[n] = netnstest.New(t, n)
+	}
+	sw := tp.ns["sw"]
+	sw.IP("link", "add", "br0", "type", "bridge")
+	sw.IP("link", "set", "br0", "up")
+	for _, x := range []struct {
+		node  string
+		addrs []string
+	}{{"r1", []string{"2001:db8:ff::2"}}, {"r2", []string{"2001:db8:ff::3"}}, {"mag1", []string{"2001:db8:ff::11"}},
+		{"mag2", []string{"2001:db8:ff::12"}}, {"lmhaa", []string{"2001:db8:ff::a", "2001:db8:ff::b"}}} {
+		ns := tp.ns[x.node]
+		netnstest.Veth(t, ns, "core", sw, "p-"+x.node)
+		sw.IP("link", "set", "p-"+x.node, "master", "br0")
+		for _, a := range x.addrs {
+			ns.IP("addr", "add", a+"/64", "dev", "core", "nodad")
+		}
+	}
+	// r1 routes to the CN; r2 (MR2, step 3) reaches it through r1.
+	netnstest.Veth(t, tp.ns["r1"], "cn", tp.ns["cn"], "eth0")
+	tp.ns["r1"].IP("addr", "add", "2001:db8:c::1/64", "dev", "cn", "nodad")
+	tp.ns["r1"].Sysctl("net.ipv6.conf.all.forwarding", "1")
+	tp.ns["r2"].Sysctl("net.ipv6.conf.all.forwarding", "1")
+	tp.ns["r2"].IP("-6", "route", "add", "default", "via", "2001:db8:ff::2")
+	tp.ns["cn"].IP("addr", "add", cnAddr.String()+"/64", "dev", "eth0", "nodad")
+	tp.ns["cn"].IP("-6", "route", "add", "default", "via", "2001:db8:c::1")
+	for _, m := range []struct{ mn, at, mac string }{{"mn", "mag1", "02:00:00:00:01:01"}, {"mn2", "mag2", "02:00:00:00:01:02"}} {
+		mn := tp.ns[m.mn]
+		netnstest.Veth(t, tp.ns[m.at], "acc", mn, "eth0")
+		mn.IP("link", "set", "eth0", "down")
+		mn.IP("link", "set", "eth0", "address", m.mac)
+		for k, v := range map[string]string{"accept_ra": "1", "autoconf": "1", "accept_dad": "0",
+			"router_solicitation_delay": "0", "router_solicitation_interval": "1", "router_solicitations": "-1"} {
+			mn.Sysctl("net.ipv6.conf.eth0."+k, v)
+		}
+	}
+	return tp
+}
+
+// config writes configs/migrate/<step>/<node>.yaml into the test's
+// directory with /var/lib/pmipd and /run/pmipd moved into it.
+func (tp *migTopo) config(t *testing.T, step int, node string) string {
+	t.Helper()
+	b, err := os.ReadFile(migPath(step, node))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.ReplaceAll(string(b), "/var/lib/pmipd", filepath.Join(tp.dir, "state"))
+	s = strings.ReplaceAll(s, "/run/pmipd", tp.dir)
+	path := filepath.Join(tp.dir, fmt.Sprintf("s%d-%s.yaml", step, node))
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// start runs node (its step's configuration) in namespace ns.
+func (tp *migTopo) start(t *testing.T, step int, node, ns string) {
+	t.Helper()
+	if old := tp.d[node]; old != nil {
+		// Keep the previous run's log.
+		_ = os.Rename(old.log, fmt.Sprintf("%s.%d", old.log, time.Now().UnixNano()))
+	}
+	tp.d[node] = startDaemon(t, tp.ns[ns], tp.wrapper, node, tp.config(t, step, node), tp.dir)
+}
+
+func (tp *migTopo) stop(t *testing.T, node string) {
+	t.Helper()
+	if err := tp.d[node].stop(t); err != nil {
+		t.Errorf("%s: stopped with %v\n%s", node, err, tail(tp.d[node].log, 20))
+	}
+}
+
+func (tp *migTopo) ctl(t *testing.T, node string, args ...string) string {
+	t.Helper()
+	args = append(args, "--socket", tp.d[node].sock)
+	out, err := exec.Command(tp.pmipctl, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pmipctl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// addrIn waits for the MN's usable SLAAC address in pool.
+func (tp *migTopo) addrIn(t *testing.T, mn string, pool netip.Prefix, timeout time.Duration) netip.Addr {
+	t.Helper()
+	var a netip.Addr
+	waitFor(t, timeout, mn+" address in "+pool.String(), func() (bool, string) {
+		got, out := addrFlags(tp.ns[mn])
+		for x, dep := range got {
+			if pool.Contains(x) && !dep {
+				a = x
+				return true, ""
+			}
+		}
+		return false, out
+	})
+	return a
+}
+
+func (tp *migTopo) pingCN(t *testing.T, mn string, from netip.Addr) {
+	t.Helper()
+	r, _ := tp.ns[mn].Exec("ip", "-6", "route", "get", cnAddr.String())
+	if !strings.Contains(r, "src "+from.String()) {
+		t.Errorf("%s would not use %v towards the CN:\n%s", mn, from, r)
+	}
+	if n, out := ping(t, tp.ns[mn], cnAddr, 3); n < 3 {
+		t.Errorf("%s -> CN: %d/3 replies\n%s", mn, n, out)
+	}
+	if n, out := ping(t, tp.ns["cn"], from, 3); n < 3 {
+		t.Errorf("CN -> %s %v: %d/3 replies\n%s", mn, from, n, out)
+	}
+}
+
+// TestMigration runs the migration of docs/migration.md with real pmipd
+// processes (each with only the systemd unit's capabilities): step 0
+// (LMA, MAG1, MAG2), step 1 (LM/HAA beside the LMA; nothing else
+// changes), the cut-over to step 2 (the LMA stopped, MR1 started at its
+// address, the MAGs' files untouched; the MN registers again and gets a
+// prefix of MR1's pool), and step 3 (MR2 with its own pool, MAG2 moved
+// behind it; MR1 finds MN2 through the LM).
+func TestMigration(t *testing.T) {
+	start := time.Now()
+	tp := newMigTopo(t)
+
+	var old netip.Addr
+	steps := []struct {
+		name string
+		f    func(t *testing.T)
+	}{
+		{"step0", func(t *testing.T) {
+			tp.start(t, 0, "lma", "r1")
+			tp.start(t, 0, "mag1", "mag1")
+			tp.start(t, 0, "mag2", "mag2")
+			tp.ns["mn"].IP("link", "set", "eth0", "up")
+			old = tp.addrIn(t, "mn", migLMA, 20*time.Second)
+			b := tp.d["lma"].binding(t, "mn1@example.net")
+			if b == nil || b.ProxyCoA != mag1Addr || len(b.HNPs) != 1 || !b.HNPs[0].Contains(old) {
+				t.Fatalf("LMA binding: %+v (MN address %v)", b, old)
+			}
+			tp.pingCN(t, "mn", old)
+			t.Logf("step 0: MN %v via MAG1, LMA binding %v", old, b.HNPs)
+		}},
+		{"step1", func(t *testing.T) {
+			tp.start(t, 1, "lmhaa", "lmhaa")
+			var pools struct{ Pools []mgmt.Pool }
+			tp.d["lmhaa"].get(t, "/v1/pools", &pools)
+			if len(pools.Pools) != 1 || pools.Pools[0].Prefix != migPool1 || pools.Pools[0].MR != lmaAddr || pools.Pools[0].Allocated != 0 {
+				t.Errorf("HAA pools: %+v", pools.Pools)
+			}
+			// Nothing changed for the MAGs and the MN.
+			if b := tp.d["lma"].binding(t, "mn1@example.net"); b == nil || b.State != "active" {
+				t.Errorf("LMA binding after step 1: %+v", b)
+			}
+			tp.pingCN(t, "mn", old)
+			t.Logf("step 1: pmipctl pools:\n%s", tp.ctl(t, "lmhaa", "pools"))
+		}},
+		{"step2", func(t *testing.T) { tp.cutover(t, old) }},
+	}
+	for _, s := range steps {
+		if !t.Run(s.name, s.f) {
+			t.Fatalf("%s failed: later steps need it", s.name)
+		}
+	}
+	t.Logf("migration done in %v", time.Since(start).Round(time.Millisecond))
+}
+
+// cutover is the step 1 -> 2 procedure of docs/migration.md.
+func (tp *migTopo) cutover(t *testing.T, old netip.Addr) {
+	t0 := time.Now()
+	// 1. Revoke the LMA's bindings: the MAGs withdraw the old prefixes
+	// (the MN deprecates its old address).
+	t.Logf("pmipctl bindings revoke: %s", tp.ctl(t, "lma", "bindings", "revoke", "mn1@example.net"))
+	// 2. Stop the LMA: it removes what it installed.
+	tp.stop(t, "lma")
+	if out := tp.ns["r1"].IP("-6", "route", "show", "table", "all", "proto", "180"); strings.TrimSpace(out) != "" {
+		t.Errorf("the stopped LMA left routes:\n%s", out)
+	}
+	// 3. Start MR1 at the LMA's address.
+	tp.start(t, 2, "mr1", "r1")
+	// 4. The MAGs register their MNs again.
+	tp.stop(t, "mag1")
+	tp.start(t, 2, "mag1", "mag1")
+	addr := tp.addrIn(t, "mn", migPool1, 20*time.Second)
+	t.Logf("step 2: MN %v after %v", addr, time.Since(t0).Round(time.Millisecond))
+	tp.pingCN(t, "mn", addr)
+}
