@@ -332,6 +332,12 @@ func TestIPsec(t *testing.T) {
 
 	// A clear PBU from MAG1's address (a second raw MH socket there) is
 	// dropped before the LMA role sees it, counted, and not answered.
+	// With the kernel backend MAG1's kernel would protect that PBU by its
+	// own XFRM policy: there is no clear PBU to inject from MAG1.
+	if backend != "userspace" {
+		t.Logf("backend %s: the clear PBU injection needs the userspace backend; skipped", backend)
+		return
+	}
 	before := tp.lmaD.lmaCounters(t)
 	probe := openProbe(t, tp.mag1, mag1Addr)
 	bu := &mh.BindingUpdate{Sequence: 777, Flags: mh.BUFlagA | mh.BUFlagP, Lifetime: 100}
@@ -343,18 +349,16 @@ func TestIPsec(t *testing.T) {
 		t.Fatal(err)
 	}
 	probe.send(t, b)
-	if backend == "userspace" {
-		waitFor(t, 3*time.Second, "the LMA to count the clear PBU", func() (bool, string) {
-			cs := tp.lmaD.apiCounters(t)
-			return counterValue(cs, "ipsec", "in_dropped", "unprotected") == 1, fmt.Sprint(cs)
-		})
-		checkMetrics(t, "LMA", scrape(t, tp.lma, metricsAddr), []want{
-			{"pmip_errors_total", []string{"role", "ipsec", "kind", "ipsec_in_unprotected"}, 1},
-			{"pmip_ipsec_packets_total", []string{"direction", "in", "result", "protected"}, 1},
-		})
-		if !strings.Contains(tp.lmaD.logText(), "ipsec: inbound signalling dropped") {
-			t.Errorf("LMA log does not mention the dropped clear PBU")
-		}
+	waitFor(t, 3*time.Second, "the LMA to count the clear PBU", func() (bool, string) {
+		cs := tp.lmaD.apiCounters(t)
+		return counterValue(cs, "ipsec", "in_dropped", "unprotected") == 1, fmt.Sprint(cs)
+	})
+	checkMetrics(t, "LMA", scrape(t, tp.lma, metricsAddr), []want{
+		{"pmip_errors_total", []string{"role", "ipsec", "kind", "ipsec_in_unprotected"}, 1},
+		{"pmip_ipsec_packets_total", []string{"direction", "in", "result", "protected"}, 1},
+	})
+	if !strings.Contains(tp.lmaD.logText(), "ipsec: inbound signalling dropped") {
+		t.Errorf("LMA log does not mention the dropped clear PBU")
 	}
 	select {
 	case raw := <-probe.rx:
