@@ -85,6 +85,11 @@ func (l *LMA) Counters(ctx context.Context) (Counters, error) {
 		l.countRxDrops(l.rxq.takeDropped())
 		c = l.counters.clone()
 	})
+	if d, ok := l.cfg.Transport.(dropCounter); ok && err == nil {
+		if n := d.Drops(); n > 0 {
+			c.Dropped[dropSocketFull] = n
+		}
+	}
 	return c, err
 }
 

@@ -12,7 +12,10 @@ type Counters struct {
 	PBA map[mh.Status]uint64
 	// BRA counts the BRAs received by status.
 	BRA map[mh.BRStatus]uint64
-	// Dropped counts the received messages dropped, by reason.
+	// Dropped counts the received messages dropped, by reason. Under
+	// overload: "receive queue full" (Config.ReceiveQueue) and, with a
+	// transport that reports them (transport.Raw), "socket receive
+	// queue full" (dropped by the kernel before they could be read).
 	Dropped map[string]uint64
 	// Ignored counts PBUs silently ignored (RFC 5213 §5.3.5 step 1,
 	// §5.4.1 lifetime 0 without a session).

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pmipdmm/pmipdmm/internal/dataplane"
+	"github.com/pmipdmm/pmipdmm/internal/transport"
 	"github.com/pmipdmm/pmipdmm/mh"
 )
 
@@ -133,4 +135,38 @@ func prefixOf(h *harness, mn string) netip.Prefix {
 		h.t.Fatalf("%s: %v %v", mn, bs, err)
 	}
 	return bs[0].HNPs[0]
+}
+
+// dropsMem is a transport that reports kernel drops.
+type dropsMem struct {
+	transport.Transport
+	n uint64
+}
+
+func (d dropsMem) Drops() uint64 { return d.n }
+
+// TestTransportDropsCounted: the drops a transport reports are in
+// Counters.Dropped.
+func TestTransportDropsCounted(t *testing.T) {
+	tr, err := transport.NewNetwork().Attach(lmaAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaultConfig()
+	cfg.Transport, cfg.DataPlane = dropsMem{tr, 7}, dataplane.NewFake()
+	l, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	defer func() { cancel(); tr.Close(); <-done }()
+	c, err := l.Counters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Dropped[dropSocketFull]; got != 7 {
+		t.Fatalf("Dropped[%q] = %d, want 7", dropSocketFull, got)
+	}
 }

@@ -14,6 +14,15 @@ const DefaultReceiveQueue = 1024
 // the receive queue full.
 const dropQueueFull = "receive queue full"
 
+// dropSocketFull is the Counters.Dropped reason of the packets the
+// kernel dropped before the LMA could read them (socket receive queue
+// full), for a transport that counts them (transport.Raw).
+const dropSocketFull = "socket receive queue full"
+
+// dropCounter is implemented by transports that count the packets the
+// kernel dropped for them (transport.Raw.Drops).
+type dropCounter interface{ Drops() uint64 }
+
 // rxQueue holds the received packets waiting for the loop, at most max
 // of them: under overload the reader keeps draining the socket and the
 // excess is dropped and counted instead of piling up (in memory or, as

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -206,9 +207,47 @@ func TestMeasureThroughput(t *testing.T) {
 	} else {
 		args = append(args, "--mns", "100000", "--duration", "10s", "--window", "512")
 	}
+	// The LMA's side (this process): heap sampled during the run, its
+	// counters afterwards (it must still answer).
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	stop := make(chan struct{})
+	peak := make(chan runtime.MemStats, 1)
+	go func() {
+		var m, max runtime.MemStats
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				peak <- max
+				return
+			case <-tick.C:
+				runtime.ReadMemStats(&m)
+				if m.HeapInuse > max.HeapInuse {
+					max = m
+				}
+			}
+		}
+	}()
 	out, errOut, code := tp.tool(t, args...)
+	close(stop)
+	max := <-peak
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
 	fmt.Printf("pmipbench %s\n%s", strings.Join(args, " "), out)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ctr, err := tp.l.Counters(ctx)
+	if err != nil {
+		t.Fatalf("LMA not answering after the run: %v", err)
+	}
+	bs, err := tp.l.Bindings(ctx)
+	if err != nil {
+		t.Fatalf("LMA not answering after the run: %v", err)
+	}
+	fmt.Printf("LMA: still answering, %d bindings; PBUs received %d, PBAs sent %d; dropped %v; heap in use %.1f MiB before, at most %.1f MiB during the run (Go Sys %.1f MiB)\n",
+		len(bs), ctr.Rx["Binding Update"], ctr.Tx["Binding Acknowledgement"], ctr.Dropped,
+		float64(before.HeapInuse)/(1<<20), float64(max.HeapInuse)/(1<<20), float64(max.Sys)/(1<<20))
 }

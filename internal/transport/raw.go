@@ -1,13 +1,16 @@
 package transport
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
 )
 
 // Raw is a raw IPv6 socket for protocol 135 (the Mobility Header) bound to
@@ -27,6 +30,8 @@ type Raw struct {
 	rmu  sync.Mutex // Receive's batch buffers
 	msgs []ipv6.Message
 	bufs [][]byte
+
+	drops atomic.Uint64 // kernel receive-queue drops (SO_RXQ_OVFL), as last reported
 }
 
 var _ Transport = (*Raw)(nil)
@@ -38,7 +43,16 @@ type RawOptions struct {
 	// BufSize is the receive buffer per packet (default 2048 octets: an
 	// MH longer than that is truncated and dropped).
 	BufSize int
+	// ReadBuffer is the socket's receive buffer in octets (SO_RCVBUF,
+	// with SO_RCVBUFFORCE when permitted so that net.core.rmem_max does
+	// not cap it): default DefaultReadBuffer; < 0 keeps the system's.
+	// It absorbs bursts while the reader is not scheduled; what does not
+	// fit is dropped by the kernel and counted (Drops).
+	ReadBuffer int
 }
+
+// DefaultReadBuffer is the default RawOptions.ReadBuffer.
+const DefaultReadBuffer = 2 << 20
 
 // ListenRaw opens a raw IPPROTO_MH socket bound to local (with its zone
 // for a link-local address). It needs CAP_NET_RAW.
@@ -61,13 +75,61 @@ func ListenRaw(local netip.Addr, o RawOptions) (*Raw, error) {
 		c.Close()
 		return nil, fmt.Errorf("transport: IPV6_RECVPKTINFO on %v: %w", local, err)
 	}
+	if o.ReadBuffer == 0 {
+		o.ReadBuffer = DefaultReadBuffer
+	}
+	if rc, err := c.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) {
+			if o.ReadBuffer > 0 {
+				if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, o.ReadBuffer) != nil {
+					unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, o.ReadBuffer) // capped by rmem_max
+				}
+			}
+			// The kernel's count of packets dropped for want of room comes
+			// with each received packet (best effort: Drops stays 0 without).
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)
+		})
+	}
 	r := &Raw{conn: c, pc: pc, local: local, msgs: make([]ipv6.Message, o.Batch), bufs: make([][]byte, o.Batch)}
 	for i := range r.msgs {
 		r.bufs[i] = make([]byte, o.BufSize)
 		r.msgs[i].Buffers = [][]byte{r.bufs[i]}
-		r.msgs[i].OOB = ipv6.NewControlMessage(ipv6.FlagDst | ipv6.FlagInterface)
+		oob := ipv6.NewControlMessage(ipv6.FlagDst | ipv6.FlagInterface)
+		r.msgs[i].OOB = append(oob, make([]byte, unix.CmsgSpace(4))...)
 	}
 	return r, nil
+}
+
+// Drops returns how many received packets the kernel dropped because the
+// socket's receive queue was full (SO_RXQ_OVFL), as of the last packet
+// received.
+func (r *Raw) Drops() uint64 { return r.drops.Load() }
+
+// rxqOverflow finds the SO_RXQ_OVFL count in a control message.
+func rxqOverflow(oob []byte) (uint32, bool) {
+	for len(oob) >= unix.SizeofCmsghdr {
+		var l int
+		if unix.SizeofCmsghdr == 16 {
+			l = int(binary.NativeEndian.Uint64(oob))
+		} else {
+			l = int(binary.NativeEndian.Uint32(oob))
+		}
+		off := unix.SizeofCmsghdr - 8 // level and type are the last 8 octets
+		lvl := int32(binary.NativeEndian.Uint32(oob[off:]))
+		typ := int32(binary.NativeEndian.Uint32(oob[off+4:]))
+		if l < unix.SizeofCmsghdr || l > len(oob) {
+			return 0, false
+		}
+		if lvl == unix.SOL_SOCKET && typ == unix.SO_RXQ_OVFL && l >= unix.CmsgLen(4) {
+			return binary.NativeEndian.Uint32(oob[unix.CmsgLen(0):]), true
+		}
+		next := unix.CmsgSpace(l - unix.SizeofCmsghdr)
+		if next > len(oob) {
+			return 0, false
+		}
+		oob = oob[next:]
+	}
+	return 0, false
 }
 
 // LocalAddr returns the bound address.
@@ -201,6 +263,11 @@ func (r *Raw) Receive(ps []Packet) (int, error) {
 			}
 		}
 		var cm ipv6.ControlMessage
+		if m.NN > 0 {
+			if d, ok := rxqOverflow(m.OOB[:m.NN]); ok && uint64(d) > r.drops.Load() {
+				r.drops.Store(uint64(d)) // only this goroutine stores (rmu)
+			}
+		}
 		if m.NN > 0 && cm.Parse(m.OOB[:m.NN]) == nil {
 			if d, ok := netip.AddrFromSlice(cm.Dst); ok && cm.Dst != nil {
 				p.Dst = d

@@ -266,3 +266,72 @@ func checkNoAllocs(t *testing.T, what string, f func()) {
 		t.Errorf("%s allocates %.1f times per call, want 0", what, allocs)
 	}
 }
+
+// TestRawDrops: packets the kernel drops because the receive queue is
+// full are counted (SO_RXQ_OVFL), exactly: sent = received + Drops.
+func TestRawDrops(t *testing.T) {
+	mag, lma := netip.MustParseAddr("2001:db8:79::1"), netip.MustParseAddr("2001:db8:79::2")
+	nsA, nsB := netnsPair(t, mag, lma)
+	var ta, tb *Raw
+	var err error
+	// A tiny receive buffer (the kernel raises it to its minimum).
+	inNetns(t, nsA, func() { ta, err = ListenRaw(mag, RawOptions{ReadBuffer: 1}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ta.Close() })
+	inNetns(t, nsB, func() { tb, err = ListenRaw(lma, RawOptions{}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tb.Close() })
+	pba := &mh.BindingAck{Status: mh.StatusAccepted, Flags: mh.BAFlagP, Sequence: 1}
+	pba.Options = mh.Options{mh.NewNAI("mn@example")}
+	b, _ := pba.Marshal()
+	const burst = 200
+	ps := make([]Packet, burst)
+	for i := range ps {
+		ps[i] = Packet{Dst: mag, Data: b}
+	}
+	if n, err := tb.SendBatch(ps); err != nil || n != burst {
+		t.Fatalf("SendBatch = %d, %v", n, err)
+	}
+	counts := make(chan int, 16)
+	go func() {
+		rx := make([]Packet, 64)
+		for {
+			n, err := ta.Receive(rx)
+			if err != nil {
+				return
+			}
+			counts <- n
+		}
+	}()
+	received := 0
+	quiet := func() { // read until nothing comes for 200 ms
+		for {
+			select {
+			case n := <-counts:
+				received += n
+			case <-time.After(200 * time.Millisecond):
+				return
+			}
+		}
+	}
+	quiet()
+	if received >= burst {
+		t.Fatalf("all %d packets fitted in the receive buffer: nothing dropped", burst)
+	}
+	// One more, now that the queue has room: it carries the count.
+	if err := tb.Send(mag, b); err != nil {
+		t.Fatal(err)
+	}
+	quiet()
+	if received < 2 {
+		t.Fatalf("received %d", received)
+	}
+	if got, want := ta.Drops(), uint64(burst+1-received); got != want {
+		t.Fatalf("Drops() = %d, want %d (sent %d, received %d)", got, want, burst+1, received)
+	}
+	t.Logf("%d sent, %d received, %d counted as dropped", burst+1, received, ta.Drops())
+}
