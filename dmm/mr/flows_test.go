@@ -633,3 +633,67 @@ func TestMissWhileAttached(t *testing.T) {
 		})
 	}
 }
+
+// Figure 4 while the anchor still holds the packets of the node that
+// left it (no context transfer from the new MR): it asks the LM where the
+// node went (after one retry delay, in case an HI comes), sends what it
+// held there, and redirects the correspondent's MR found from the held
+// packets' source; nothing is dropped.
+func TestFigure4HeldAtAnchor(t *testing.T) {
+	w := newWorld(t)
+	cfg := Config{UpdateLMOnAttach: true, Routing: RoutingRedirect, RedirectAck: true, NoContextTransfer: true}
+	mr11, mr12, mr31 := w.add("MR11", cfg), w.add("MR12", cfg), w.add("MR31", cfg)
+	mn1At12Then11(t, w, mr12, mr11, mr31)
+	w.takeWire()
+	mr12.punt.packet(mn1HoA, mn2HoA, 5, false)
+	w.settle()
+	expectList(t, "LM calls before the retry delay", w.takeCalls(), "MR12 LM.Query address "+mn2HoA.String())
+	expectList(t, "MR12 punt (held)", mr12.punt.takeOps())
+	w.advance(resolveDepartureRetry)
+	expectList(t, "LM calls", w.takeCalls(), "MR12 LM.Query MN-ID \"mn1\"")
+	expectList(t, "MR12 punt", mr12.punt.takeOps(), "release "+p12)
+	expectList(t, "MR12 data plane", mr12.entries(t), "prefix-route "+p12+" -> MR11")
+	expectSeq(t, "wire", w.takeWire(),
+		one("MR12>MR31 Redirect A=true rl="+p12+"@MR12>MR11/3598"),
+		one("MR31>MR12 RedirectAck status=0"))
+	expectList(t, "MR31 data plane", mr31.entries(t), "prefix-route "+p12+" -> MR11", "access-route "+p31+" dev acc1")
+	c, _ := mr12.mr.Counters(w.ctx)
+	if c.Released != 5 || c.DroppedPackets != 0 || c.Queries != 1 {
+		t.Errorf("MR12 counters: released %d dropped %d queries %d", c.Released, c.DroppedPackets, c.Queries)
+	}
+}
+
+// Figure 4 after a handover with context transfer: the anchor knows the
+// node's MR from the HI and forwards the plain-routed packets in the
+// kernel; the data plane's report of such a packet (Ingress with its
+// source) makes it redirect the source's MR, once.
+func TestFigure4AfterHandover(t *testing.T) {
+	w := newWorld(t)
+	cfg := Config{UpdateLMOnAttach: true, Routing: RoutingRedirect, RedirectAck: true}
+	mr11, mr12, mr31 := w.add("MR11", cfg), w.add("MR12", cfg), w.add("MR31", cfg)
+	mn1At12Then11(t, w, mr12, mr11, mr31)
+	w.takeWire()
+	expectList(t, "MR12 data plane", mr12.entries(t), "prefix-route "+p12+" -> MR11")
+	plain := func() {
+		t.Helper()
+		if err := mr12.mr.call(w.ctx, func() { mr12.mr.handleIngress(Ingress{Dst: mn1HoA, Src: mn2HoA}) }); err != nil {
+			t.Fatal(err)
+		}
+		w.settle()
+	}
+	plain()
+	expectList(t, "LM calls", w.takeCalls(), "MR12 LM.Query address "+mn2HoA.String())
+	expectSeq(t, "wire", w.takeWire(),
+		one("MR12>MR31 Redirect A=true rl="+p12+"@MR12>MR11/3599"),
+		one("MR31>MR12 RedirectAck status=0"))
+	expectList(t, "MR31 data plane", mr31.entries(t), "prefix-route "+p12+" -> MR11", "access-route "+p31+" dev acc1")
+	plain()
+	expectList(t, "no second query", w.takeCalls())
+	expectSeq(t, "no second Redirect", w.takeWire())
+	// A plain packet for a node attached at the anchor: nothing.
+	if err := mr31.mr.call(w.ctx, func() { mr31.mr.handleIngress(Ingress{Dst: mn2HoA, Src: mn1HoA}) }); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	expectList(t, "MR31: no query", w.takeCalls())
+}

@@ -43,6 +43,11 @@ type departure struct {
 	// went to.
 	srcSeen    map[netip.Prefix]bool
 	redirected map[corrKey]bool
+	// resolving: an LM query for the node's new MR is outstanding (no
+	// HI came while its packets are held: the new MR does no context
+	// transfer), or waiting to be asked; tries: how many were asked.
+	resolving bool
+	tries     int
 }
 
 type corrKey struct {
@@ -397,6 +402,9 @@ func (m *MR) handleSource(s HeldSource) {
 	if !sp.IsValid() {
 		sp = netip.PrefixFrom(s.Src, 64).Masked()
 	}
+	if !dp.nmr.IsValid() {
+		m.resolveDeparture(dp)
+	}
 	if dp.srcSeen[sp] || len(dp.srcSeen) >= maxSourcesPerDeparture {
 		return
 	}
@@ -468,6 +476,125 @@ func (m *MR) onSourceLocation(dp *departure, gen uint64, p netip.Prefix, src net
 	log.WithField("new_mr", dp.nmr).Info("correspondent's MR found: redirecting it")
 	if tx := m.sendRedirect(cmr, []*mh.RoutingLocation{rl}, dp); tx != nil {
 		dp.pendingRd++
+	}
+}
+
+// resolveDepartureRetry is how soon the LM is asked again for a departed
+// node's new MR while it still names this MR (the new MR's update not in
+// yet), within the hold timeout.
+const resolveDepartureRetry = 50 * time.Millisecond
+
+// resolveDeparture: packets of a node that left are held here and no HI
+// named its new MR (the new MR does no context transfer, or it is slow):
+// the LM is asked where the node is (one query at a time); once it names
+// another MR the held packets go there as after an HI (the anchor's
+// prefixes by the location, the others by temporary forwarding) and the
+// correspondents' MRs are redirected.
+func (m *MR) resolveDeparture(dp *departure) {
+	if dp.resolving || dp.nmr.IsValid() || len(dp.prefixes) == 0 {
+		return
+	}
+	// The HI of a new MR that does the context transfer normally comes
+	// first: the LM is asked only if it has not within the first retry
+	// delay, then with the delay doubling.
+	dp.resolving = true
+	gen := dp.gen
+	m.after(dp.retry(), func() {
+		if m.departed[dp.key] == dp && dp.gen == gen && !dp.nmr.IsValid() {
+			m.askDeparture(dp)
+		}
+	})
+}
+
+func (d *departure) retry() time.Duration {
+	r := resolveDepartureRetry << min(d.tries, 5)
+	d.tries++
+	return r
+}
+
+func (m *MR) askDeparture(dp *departure) {
+	gen, key := dp.gen, dp.key
+	m.counters.Queries++
+	m.async(func(ctx context.Context) func() {
+		locs, err := m.d.LM.Query(ctx, wire.QueryMN(key))
+		if errors.Is(err, wire.ErrLocationUnknown) {
+			err = nil
+		}
+		return func() {
+			if m.departed[dp.key] != dp || dp.gen != gen {
+				return
+			}
+			dp.resolving = false
+			if dp.nmr.IsValid() {
+				return // the HI came meanwhile
+			}
+			var nmr netip.Addr
+			for _, l := range locs {
+				if l.CurrentMR.IsValid() && l.CurrentMR != m.cfg.Address && l.Lifetime > 0 && dp.has(l.Prefix) {
+					nmr = l.CurrentMR
+				}
+			}
+			if err != nil {
+				m.counters.LMErrors++
+			}
+			if !nmr.IsValid() {
+				m.counters.QueryErrors++
+				m.resolveDeparture(dp)
+				return
+			}
+			dp.log.WithField("new_mr", nmr).Info("new MR of a departed node learnt from the LM: forwarding what is held")
+			m.departTo(dp, nmr, m.cfg.ForwardingLifetime > 0)
+			m.redirectAll(dp, m.cfg.ForwardingLifetime > 0)
+		}
+	})
+}
+
+func (d *departure) has(p netip.Prefix) bool {
+	for _, x := range d.prefixes {
+		if x.p == p {
+			return true
+		}
+	}
+	return false
+}
+
+// departTo sends what is held for a departed node to its new MR: the
+// prefixes anchored here by their location (for as long as the binding it
+// had here would have lived), the others by temporary forwarding when
+// forward, else dropped.
+func (m *MR) departTo(dp *departure, nmr netip.Addr, forward bool) {
+	self := m.cfg.Address
+	dp.nmr = nmr
+	dp.holding = false
+	remaining := max(dp.expires.Sub(m.d.Clock.Now()), 0)
+	for _, x := range dp.prefixes {
+		if x.anchor == self {
+			m.setCache(Location{Prefix: x.p, AnchorMR: self, CurrentMR: nmr, Lifetime: remaining}, "departure", nmr, 0)
+		} else if forward {
+			m.setDown(x.p, dataplane.Entry{Kind: dataplane.KindPrefixRoute, Prefix: x.p, Remote: nmr})
+			dp.fwd = append(dp.fwd, x.p)
+		}
+	}
+	for _, x := range dp.prefixes {
+		if _, ok := m.held[x.p]; ok {
+			if x.anchor == self || forward {
+				m.release(x.p)
+			} else {
+				m.drop(x.p)
+			}
+		}
+	}
+	if dp.holdTimer != nil {
+		dp.holdTimer.Stop()
+	}
+	if forward && len(dp.fwd) > 0 {
+		m.counters.ForwardingStarted++
+		gen := dp.gen
+		dp.fwdTimer = m.after(m.cfg.ForwardingLifetime, func() {
+			if m.departed[dp.key] == dp && dp.gen == gen {
+				m.endDeparture(dp, "forwarding lifetime over")
+			}
+		})
 	}
 }
 

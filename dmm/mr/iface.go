@@ -135,7 +135,13 @@ type Access interface {
 // arriving from another MR (outer source Remote) for Dst: another way
 // (besides the held packets' sources of a SourceReporter punt) an MR
 // learns the correspondents' MRs that it must redirect at handover.
+//
+// A plain (not tunnelled) packet forwarded by this MR is reported with
+// Remote unset and its source in Src: in Figure 4 mode the anchor of a
+// node that is away redirects the MR of that source (draft §4.3 "how the
+// MR12 can determine MR31").
 type Ingress struct {
 	Remote netip.Addr
 	Dst    netip.Addr
+	Src    netip.Addr
 }

@@ -76,6 +76,11 @@ type MR struct {
 	txbuf     []byte
 	counters  Counters
 	servedTmr clock.Timer
+	// srcLookups: the MRs of sources (LM lookups coalesced and reused);
+	// redirected: the current MR each correspondent's MR was last
+	// redirected to for a prefix anchored here (Figure 4).
+	srcLookups map[netip.Prefix]*srcLookup
+	redirected map[corrKey]netip.Addr
 }
 
 // New checks the configuration and returns an MR ready to Run.
@@ -103,7 +108,8 @@ func New(cfg Config, d Deps) (*MR, error) {
 		querying: map[netip.Prefix]bool{}, corr: map[netip.Prefix]map[netip.Addr]bool{},
 		down: map[netip.Prefix]dataplane.Entry{}, up: map[netip.Prefix]dataplane.Entry{},
 		held: map[netip.Prefix]string{}, his: map[uint16]*hiTx{}, redirects: map[uint16]*redirectTx{},
-		txbuf: make([]byte, 0, 1280),
+		txbuf:      make([]byte, 0, 1280),
+		srcLookups: map[netip.Prefix]*srcLookup{}, redirected: map[corrKey]netip.Addr{},
 	}
 	for _, p := range cfg.Pools {
 		if p.AnchorMR == cfg.Address {

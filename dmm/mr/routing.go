@@ -91,7 +91,11 @@ func (m *MR) handleMiss(ms Miss) {
 	}
 	log := m.log.WithFields(logrus.Fields{"dst": ms.Dst, "src": ms.Src, "prefix": p})
 	if _, ok := m.held[p]; ok {
-		return // in flux (handover): released when the new location is known
+		// In flux (handover): released when the new location is known.
+		if dp, _ := m.departureOf(p); dp != nil {
+			m.resolveDeparture(dp)
+		}
+		return
 	}
 	if b := m.byPrefix[p]; b != nil && b.state == bAttached {
 		// The node's route is gone from the kernel: its access link
@@ -111,6 +115,7 @@ func (m *MR) handleMiss(ms Miss) {
 	}
 	if c := m.cache[p]; c != nil {
 		m.release(p)
+		m.redirectSource(p, ms.Src)
 		return
 	}
 	if m.querying[p] {
@@ -174,36 +179,139 @@ func (m *MR) onLocation(p netip.Prefix, dst, src netip.Addr, own bool, locs []Lo
 	}
 }
 
-// redirectCorrespondent finds the MR of the packet's source through the
-// LM and redirects it to the current MR (Figure 4 step 8). A source the
-// LM does not know is a fixed node reached by plain routing (§6).
+// redirectCorrespondent redirects the MR of a packet's source to the
+// current MR of loc (Figure 4 step 8).
 func (m *MR) redirectCorrespondent(loc Location, src netip.Addr) {
+	m.redirectFrom(loc.Prefix, src)
+}
+
+// redirectSource: as the anchor of p in Figure 4 mode, this MR forwards a
+// packet from src for a node that is away (whatever told it where the
+// node is: the LM, a handover, a Redirect): the MR of src, found through
+// the LM by the source address, is redirected to the node's current MR,
+// once per (prefix, correspondent's MR, current MR). A source the LM does
+// not know is a fixed node reached by plain routing (§6): no Redirect.
+func (m *MR) redirectSource(p netip.Prefix, src netip.Addr) {
+	if m.cfg.Routing != RoutingRedirect {
+		return
+	}
+	m.redirectFrom(p, src)
+}
+
+// redirectFrom is redirectSource in either routing mode (the anchor that
+// resolved a miss of its own prefix redirects in both).
+func (m *MR) redirectFrom(p netip.Prefix, src netip.Addr) {
+	if m.cfg.NoRedirect || !src.IsValid() || !m.isOwn(p) {
+		return
+	}
+	if c := m.cache[p]; c == nil || c.loc.CurrentMR == m.cfg.Address || !c.loc.CurrentMR.IsValid() {
+		return
+	}
+	m.sourceMR(src, func(cmr netip.Addr) {
+		c := m.cache[p]
+		if c == nil || !cmr.IsValid() || cmr == m.cfg.Address || cmr == c.loc.CurrentMR {
+			return
+		}
+		k := corrKey{p, cmr}
+		if m.redirected[k] == c.loc.CurrentMR {
+			return
+		}
+		m.redirected[k] = c.loc.CurrentMR
+		loc := c.loc
+		loc.Lifetime = max(c.expires.Sub(m.d.Clock.Now()), 0)
+		rl := mh.NewRoutingLocation(p, loc.AnchorMR, loc.CurrentMR, seconds(loc.Lifetime))
+		m.log.WithFields(logrus.Fields{"prefix": p, "src": src, "correspondent_mr": cmr, "current_mr": loc.CurrentMR}).
+			Info("redirecting the correspondent's MR (Figure 4)")
+		m.sendRedirect(cmr, []*mh.RoutingLocation{rl}, nil)
+	})
+}
+
+// srcLookup is an LM lookup of a source /64 in progress (its waiters) or
+// done (its answer, kept sourceMRLifetime).
+type srcLookup struct {
+	waiters []func(netip.Addr)
+	done    bool
+	mr      netip.Addr
+	expires time.Time
+}
+
+// sourceMRLifetime is how long the MR of a source /64 found in the LM is
+// reused without asking again.
+const sourceMRLifetime = 5 * time.Second
+
+// sourceMR finds the MR a source address is at (the LM's current MR; a
+// node at the anchor of its pool that the LM does not know: that anchor;
+// else invalid) and calls f on the loop with it. Lookups of one source /64
+// are coalesced while one is outstanding and their answer reused for
+// sourceMRLifetime.
+func (m *MR) sourceMR(src netip.Addr, f func(netip.Addr)) {
+	sp := netip.PrefixFrom(src, 64).Masked()
+	now := m.d.Clock.Now()
+	if l := m.srcLookups[sp]; l != nil {
+		if !l.done {
+			l.waiters = append(l.waiters, f)
+			return
+		}
+		if now.Before(l.expires) {
+			f(l.mr)
+			return
+		}
+	}
+	if len(m.srcLookups) > 4096 {
+		for k, l := range m.srcLookups {
+			if l.done && !now.Before(l.expires) {
+				delete(m.srcLookups, k)
+			}
+		}
+	}
+	l := &srcLookup{waiters: []func(netip.Addr){f}}
+	m.srcLookups[sp] = l
+	m.counters.SourceQueries++
 	m.async(func(ctx context.Context) func() {
 		locs, err := m.d.LM.Query(ctx, wire.QueryAddress(src))
+		if errors.Is(err, wire.ErrLocationUnknown) {
+			err = nil
+		}
 		return func() {
 			var cmr netip.Addr
-			for _, l := range locs {
-				if l.Prefix.Contains(src) {
-					cmr = l.CurrentMR
+			for _, x := range locs {
+				if x.Prefix.Contains(src) && x.CurrentMR.IsValid() {
+					cmr = x.CurrentMR
 				}
 			}
-			if err != nil || !cmr.IsValid() {
-				m.log.WithField("src", src).Debug("correspondent not in the LM (a fixed node): no Redirect")
-				return
+			if err != nil {
+				m.counters.LMErrors++
+				m.log.WithError(err).WithField("src", src).Warn("LM query for a correspondent failed")
+			} else if !cmr.IsValid() {
+				if a, ok := m.anchorOf(src); ok {
+					cmr = a
+				}
 			}
-			if cmr == m.cfg.Address || cmr == loc.CurrentMR {
-				return
+			l.done, l.mr, l.expires = true, cmr, m.d.Clock.Now().Add(sourceMRLifetime)
+			if err != nil {
+				l.expires = m.d.Clock.Now() // not reused
 			}
-			rl := mh.NewRoutingLocation(loc.Prefix, loc.AnchorMR, loc.CurrentMR, seconds(loc.Lifetime))
-			m.sendRedirect(cmr, []*mh.RoutingLocation{rl}, nil)
+			ws := l.waiters
+			l.waiters = nil
+			for _, w := range ws {
+				w(cmr)
+			}
 		}
 	})
 }
 
 // handleIngress records the MR of tunnelled traffic for a node attached
-// here: it will be redirected when the node moves.
+// here: it will be redirected when the node moves. A plain packet for a
+// node of this MR's pool that is away makes the anchor redirect its
+// source's MR (Figure 4).
 func (m *MR) handleIngress(in Ingress) {
 	m.counters.Ingress++
+	if !in.Remote.IsValid() {
+		if in.Src.IsValid() {
+			m.redirectSource(netip.PrefixFrom(in.Dst, 64).Masked(), in.Src)
+		}
+		return
+	}
 	for p, b := range m.byPrefix {
 		if p.Contains(in.Dst) && b != nil {
 			m.addCorrespondent(p, in.Remote)
