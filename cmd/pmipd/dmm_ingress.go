@@ -22,7 +22,10 @@ const ingressReportEvery = time.Second
 // startIngress observes the tunnelled traffic arriving on dev for local
 // (IPv6-in-IPv6 from another MR, before the kernel decapsulates it) and
 // reports each (outer source, inner destination) as an mr.Ingress, at most
-// once per ingressReportEvery per remote and destination /64: how an MR
+// once per ingressReportEvery per remote and destination /64 (and each
+// plain packet it forwards, once per source /64 and destination /64, with
+// its source: how the anchor of Figure 4 finds the correspondent's MR to
+// redirect): how an MR
 // learns the correspondents' MRs it redirects when the node moves on
 // (draft Figure 5 step 7), before any packet is held. It reads an
 // AF_PACKET socket on dev until ctx is done.
@@ -44,7 +47,7 @@ func startIngress(ctx context.Context, dev string, local netip.Addr, log *logrus
 	out := make(chan mr.Ingress, 256)
 	go func() {
 		defer unix.Close(fd)
-		seen := map[[2]netip.Addr]time.Time{}
+		seen := map[[3]netip.Addr]time.Time{}
 		buf := make([]byte, 128) // the two headers are enough
 		for ctx.Err() == nil {
 			n, from, err := unix.Recvfrom(fd, buf, unix.MSG_TRUNC)
@@ -59,17 +62,31 @@ func startIngress(ctx context.Context, dev string, local netip.Addr, log *logrus
 				continue
 			}
 			b := buf[:min(n, len(buf))]
-			if len(b) < 80 || b[0]>>4 != 6 || b[6] != 41 || b[40]>>4 != 6 {
+			if len(b) < 40 || b[0]>>4 != 6 {
 				continue
 			}
 			dst, _ := netip.AddrFromSlice(b[24:40])
-			if dst != local {
+			var ev mr.Ingress
+			var k [3]netip.Addr
+			switch {
+			case dst == local && len(b) >= 80 && b[6] == 41 && b[40]>>4 == 6:
+				remote, _ := netip.AddrFromSlice(b[8:24])
+				inner, _ := netip.AddrFromSlice(b[64:80])
+				p, _ := inner.Prefix(64)
+				ev, k = mr.Ingress{Remote: remote, Dst: inner}, [3]netip.Addr{remote, p.Addr()}
+			case dst != local && dst.IsGlobalUnicast() && b[6] != 41:
+				// A plain packet this MR forwards: its source (Figure 4,
+				// the anchor redirects the source's MR).
+				src, _ := netip.AddrFromSlice(b[8:24])
+				if !src.IsGlobalUnicast() {
+					continue
+				}
+				sp, _ := src.Prefix(64)
+				dp, _ := dst.Prefix(64)
+				ev, k = mr.Ingress{Dst: dst, Src: src}, [3]netip.Addr{{}, sp.Addr(), dp.Addr()}
+			default:
 				continue
 			}
-			remote, _ := netip.AddrFromSlice(b[8:24])
-			inner, _ := netip.AddrFromSlice(b[64:80])
-			p, _ := inner.Prefix(64)
-			k := [2]netip.Addr{remote, p.Addr()}
 			now := time.Now()
 			if t, ok := seen[k]; ok && now.Sub(t) < ingressReportEvery {
 				continue
@@ -79,7 +96,7 @@ func startIngress(ctx context.Context, dev string, local netip.Addr, log *logrus
 				clear(seen)
 			}
 			select {
-			case out <- mr.Ingress{Remote: remote, Dst: inner}:
+			case out <- ev:
 			default:
 			}
 		}
