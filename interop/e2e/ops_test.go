@@ -423,6 +423,28 @@ func TestOps(t *testing.T) {
 		t.Errorf("pmipctl reload --json: %v %s", err, out)
 	}
 	t.Logf("pmipctl reload: %s", strings.TrimSpace(out))
+	// pmipdemo show (scripts/demo.sh) reads the same API.
+	for _, x := range []struct {
+		d         *daemon
+		what      string
+		wantWords []string
+	}{
+		{tp.lmaD, "bindings", []string{mnID, hnp.String(), mag1Addr.String(), "active"}},
+		{tp.mag1D, "bul", []string{mnID, "acc", lmaAddr.String(), hnp.String(), "registered"}},
+		{tp.mag1D, "dataplane", []string{"source-route", "access-route", hnp.String()}},
+		{tp.lmaD, "counters", []string{"pba_status", "0 Binding Update accepted"}},
+	} {
+		out, err := exec.Command(tp.pmipdemo, "show", "-socket", x.d.sock, x.what).CombinedOutput()
+		if err != nil {
+			t.Errorf("pmipdemo show %s (%s): %v\n%s", x.what, x.d.name, err, out)
+			continue
+		}
+		for _, w := range x.wantWords {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("pmipdemo show %s (%s) lacks %q:\n%s", x.what, x.d.name, w, out)
+			}
+		}
+	}
 	// The MAG does not keep a binding cache: pmipctl says so and fails.
 	cmd := exec.Command(filepath.Join(tp.dir, "pmipctl"), "bindings", "--socket", tp.mag1D.sock)
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "role") {
