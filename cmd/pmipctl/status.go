@@ -54,6 +54,9 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	t.row("Roles:", dash(strings.Join(s.Roles, ", ")))
 	t.row("Address:", dash(s.Address))
 	t.row("Data plane:", dash(driver))
+	if s.IPsec != "" {
+		t.row("IPsec:", s.IPsec+" ("+s.IPsecReason+")")
+	}
 	t.row("Started:", timeStr(s.Started))
 	t.row("Restart counter:", strconv.FormatUint(uint64(s.RestartCounter), 10))
 	t.flush()

@@ -125,6 +125,11 @@ func TestRunLMAWithESP(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	var st mgmt.Status
+	if err := cl.Do(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil || st.IPsec != "userspace" ||
+		st.IPsecReason != "configured: the daemon does ESP on its own sockets" {
+		t.Errorf("status: %+v %v", st, err)
+	}
 	for _, want := range []string{"backend=userspace", "ipsec: signalling protection backend: configured: the daemon does ESP on its own sockets",
 		"ipsec: security policy and association databases built"} {
 		if !strings.Contains(logs.String(), want) {

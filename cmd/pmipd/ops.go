@@ -58,6 +58,9 @@ func (d *daemon) status(context.Context) (mgmt.Status, error) {
 	for _, x := range c.Roles {
 		s.Roles = append(s.Roles, string(x))
 	}
+	if d.sec != nil {
+		s.IPsec, s.IPsecReason = string(d.sec.choice.Backend), d.sec.choice.Reason
+	}
 	return s, nil
 }
 

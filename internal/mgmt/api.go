@@ -236,6 +236,11 @@ type Status struct {
 	DriverReason   string    `json:"driver_reason,omitempty"`
 	Started        time.Time `json:"started"`
 	RestartCounter uint32    `json:"restart_counter"`
+	// IPsec is who protects the signalling (ipsec.Backend: kernel,
+	// userspace, external) and IPsecReason why; empty without an ipsec
+	// section.
+	IPsec       string `json:"ipsec,omitempty"`
+	IPsecReason string `json:"ipsec_reason,omitempty"`
 }
 
 // ReloadResult is the answer to POST /v1/reload.

@@ -217,6 +217,12 @@ func TestIPsec(t *testing.T) {
 	if strings.Contains(tp.lmaD.logText(), "backend=kernel") {
 		backend = "kernel"
 	}
+	for _, d := range []*daemon{tp.lmaD, tp.mag1D} {
+		out := tp.pmipctl(t, d, "status")
+		if !strings.Contains(out, "IPsec:") || !strings.Contains(out, backend+" (probe: ") {
+			t.Errorf("pmipctl status (%s) does not show the IPsec backend %s and why:\n%s", d.name, backend, out)
+		}
+	}
 
 	capt := startLinkCapture(t, tp.mag1, "core")
 	mnAddr, hnp := tp.attach(t)
