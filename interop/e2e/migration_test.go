@@ -412,46 +412,73 @@ func TestMigration(t *testing.T) {
 	start := time.Now()
 	tp := newMigTopo(t)
 
-	var old netip.Addr
-	steps := []struct {
-		name string
-		f    func(t *testing.T)
-	}{
-		{"step0", func(t *testing.T) {
-			tp.start(t, 0, "lma", "r1")
-			tp.start(t, 0, "mag1", "mag1")
-			tp.start(t, 0, "mag2", "mag2")
-			tp.ns["mn"].IP("link", "set", "eth0", "up")
-			old = tp.addrIn(t, "mn", migLMA, 20*time.Second)
-			b := tp.d["lma"].binding(t, "mn1@example.net")
-			if b == nil || b.ProxyCoA != mag1Addr || len(b.HNPs) != 1 || !b.HNPs[0].Contains(old) {
-				t.Fatalf("LMA binding: %+v (MN address %v)", b, old)
-			}
-			tp.pingCN(t, "mn", old)
-			t.Logf("step 0: MN %v via MAG1, LMA binding %v", old, b.HNPs)
-		}},
-		{"step1", func(t *testing.T) {
-			tp.start(t, 1, "lmhaa", "lmhaa")
-			var pools struct{ Pools []mgmt.Pool }
-			tp.d["lmhaa"].get(t, "/v1/pools", &pools)
-			if len(pools.Pools) != 1 || pools.Pools[0].Prefix != migPool1 || pools.Pools[0].MR != lmaAddr || pools.Pools[0].Allocated != 0 {
-				t.Errorf("HAA pools: %+v", pools.Pools)
-			}
-			// Nothing changed for the MAGs and the MN.
-			if b := tp.d["lma"].binding(t, "mn1@example.net"); b == nil || b.State != "active" {
-				t.Errorf("LMA binding after step 1: %+v", b)
-			}
-			tp.pingCN(t, "mn", old)
-			t.Logf("step 1: pmipctl pools:\n%s", tp.ctl(t, "lmhaa", "pools"))
-		}},
-		{"step2", func(t *testing.T) { tp.cutover(t, old) }},
+	// One t for every step: the daemons live from one step to the next
+	// (a subtest would stop them at its end).
+	tp.start(t, 0, "lma", "r1")
+	tp.start(t, 0, "mag1", "mag1")
+	tp.start(t, 0, "mag2", "mag2")
+	tp.ns["mn"].IP("link", "set", "eth0", "up")
+	old := tp.addrIn(t, "mn", migLMA, 20*time.Second)
+	b := tp.d["lma"].binding(t, "mn1@example.net")
+	if b == nil || b.ProxyCoA != mag1Addr || len(b.HNPs) != 1 || !b.HNPs[0].Contains(old) {
+		t.Fatalf("step 0: LMA binding %+v (MN address %v)", b, old)
 	}
-	for _, s := range steps {
-		if !t.Run(s.name, s.f) {
-			t.Fatalf("%s failed: later steps need it", s.name)
+	tp.pingCN(t, "mn", old)
+	t.Logf("step 0: MN %v via MAG1, LMA binding %v (%v)", old, b.HNPs, time.Since(start).Round(time.Millisecond))
+
+	// Step 1: the LM/HAA beside the LMA; nothing changes for the others.
+	tp.start(t, 1, "lmhaa", "lmhaa")
+	var pools struct{ Pools []mgmt.Pool }
+	tp.d["lmhaa"].get(t, "/v1/pools", &pools)
+	if len(pools.Pools) != 1 || pools.Pools[0].Prefix != migPool1 || pools.Pools[0].MR != lmaAddr || pools.Pools[0].Allocated != 0 {
+		t.Errorf("step 1: HAA pools %+v", pools.Pools)
+	}
+	if b := tp.d["lma"].binding(t, "mn1@example.net"); b == nil || b.State != "active" {
+		t.Errorf("step 1: LMA binding %+v", b)
+	}
+	tp.pingCN(t, "mn", old)
+	t.Logf("step 1: pmipctl pools:\n%s", tp.ctl(t, "lmhaa", "pools"))
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// Step 2.
+	tp.cutover(t, old)
+	if t.Failed() {
+		t.FailNow()
+	}
+	mn1 := tp.addrIn(t, "mn", migPool1, time.Second)
+
+	// Step 3.
+	tp.step3(t, mn1)
+	// Every daemon ran with the unit's capabilities only: nothing refused.
+	logs, _ := filepath.Glob(filepath.Join(tp.dir, "*.log*"))
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		for _, bad := range []string{"operation not permitted", "permission denied", "no first-frame detection"} {
+			if i := bytes.Index(bytes.ToLower(b), []byte(bad)); i >= 0 {
+				t.Errorf("%s: %q with the unit's capabilities: %s", filepath.Base(l), bad, b[max(0, i-200):min(len(b), i+100)])
+			}
 		}
 	}
 	t.Logf("migration done in %v", time.Since(start).Round(time.Millisecond))
+}
+
+// metric returns the value of the sample line that starts with name (a
+// metric name with its labels) on the node's /metrics, scraped from
+// inside its namespace.
+func (tp *migTopo) metric(t *testing.T, ns, port, name string) string {
+	t.Helper()
+	out, err := tp.ns[ns].Exec("curl", "-s", "-m", "2", "http://[::1]:"+port+"/metrics")
+	if err != nil {
+		t.Fatalf("scrape %s: %v\n%s", ns, err, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return v
+		}
+	}
+	return "absent"
 }
 
 // cutover is the step 1 -> 2 procedure of docs/migration.md.
@@ -467,10 +494,93 @@ func (tp *migTopo) cutover(t *testing.T, old netip.Addr) {
 	}
 	// 3. Start MR1 at the LMA's address.
 	tp.start(t, 2, "mr1", "r1")
-	// 4. The MAGs register their MNs again.
-	tp.stop(t, "mag1")
-	tp.start(t, 2, "mag1", "mag1")
+	// 4. Restart the MAGs (same files): they register their MNs again.
+	for _, m := range []string{"mag1", "mag2"} {
+		tp.stop(t, m)
+		tp.start(t, 2, m, m)
+	}
 	addr := tp.addrIn(t, "mn", migPool1, 20*time.Second)
-	t.Logf("step 2: MN %v after %v", addr, time.Since(t0).Round(time.Millisecond))
+	t.Logf("step 2: MN %v, %v after the revocation", addr, time.Since(t0).Round(time.Millisecond))
 	tp.pingCN(t, "mn", addr)
+	got, out := addrFlags(tp.ns["mn"])
+	if dep, ok := got[old]; ok && !dep {
+		t.Errorf("the old address %v is still preferred:\n%s", old, out)
+	}
+	// What the guide tells to check.
+	c := tp.d["mr1"].counters(t)
+	if c["mr/status_tx/PBA 0"] < 1 || c["mr/Attaches"] < 1 {
+		t.Errorf("MR1 counters: PBA 0 x%d, Attaches %d", c["mr/status_tx/PBA 0"], c["mr/Attaches"])
+	}
+	bul := tp.d["mag1"].bul(t)
+	if len(bul) != 1 || bul[0].LMA != lmaAddr || bul[0].State != "registered" || len(bul[0].HNPs) != 1 || !bul[0].HNPs[0].Contains(addr) {
+		t.Errorf("MAG1 BUL: %+v", bul)
+	}
+	var al struct{ Allocations []mgmt.Allocation }
+	tp.d["lmhaa"].get(t, "/v1/allocations?mn=mn1@example.net", &al)
+	if len(al.Allocations) != 1 || al.Allocations[0].AnchorMR != lmaAddr || !al.Allocations[0].Prefix.Contains(addr) {
+		t.Errorf("HAA allocations of mn1: %+v", al.Allocations)
+	}
+	var loc struct{ Locations []mgmt.Location }
+	tp.d["lmhaa"].get(t, "/v1/locations?address="+addr.String(), &loc)
+	if len(loc.Locations) != 1 || loc.Locations[0].CurrentMR != lmaAddr || loc.Locations[0].AnchorMR != lmaAddr {
+		t.Errorf("LM location of %v: %+v", addr, loc.Locations)
+	}
+	t.Logf("pmipctl locations --mn mn1@example.net:\n%s", tp.ctl(t, "lmhaa", "locations", "--mn", "mn1@example.net"))
+	if v := tp.metric(t, "lmhaa", "9473", `pmip_haa_pool_allocated{mr="2001:db8:ff::2",pool="2001:db8:110::/48"}`); v != "1" {
+		t.Errorf("lmhaa pmip_haa_pool_allocated of MR1's pool: %s", v)
+	}
+	if v := tp.metric(t, "mag1", "9471", `pmip_bindings{role="mag",state="registered"}`); v != "1" {
+		t.Errorf("mag1 pmip_bindings registered: %s", v)
+	}
+}
+
+// step3 is the step 2 -> 3 procedure: MR2 with its own pool, MAG2 moved
+// behind it; a node attached at MAG2 gets a prefix of MR2's pool, and MN1
+// (behind MAG1 and MR1) keeps its address across the restarts.
+func (tp *migTopo) step3(t *testing.T, mn1 netip.Addr) {
+	t0 := time.Now()
+	// 1. The network routes MR2's pool to MR2.
+	tp.ns["r1"].IP("-6", "route", "add", migPool2.String(), "via", "2001:db8:ff::3")
+	// 2. The HAA learns MR2's pool (restart; bbolt keeps the allocations).
+	tp.stop(t, "lmhaa")
+	tp.start(t, 3, "lmhaa", "lmhaa")
+	var al struct{ Allocations []mgmt.Allocation }
+	tp.d["lmhaa"].get(t, "/v1/allocations?mn=mn1@example.net", &al)
+	if len(al.Allocations) != 1 || !al.Allocations[0].Prefix.Contains(mn1) {
+		t.Errorf("after the LM/HAA restart, mn1's allocations: %+v", al.Allocations)
+	}
+	// 3. MR2 starts; MR1 learns MR2's pool (restart), and MAG1 registers
+	// its MNs again (MR1 does not keep bindings across a restart).
+	tp.start(t, 3, "mr2", "r2")
+	tp.stop(t, "mr1")
+	tp.start(t, 3, "mr1", "r1")
+	tp.stop(t, "mag1")
+	tp.start(t, 3, "mag1", "mag1")
+	waitFor(t, 20*time.Second, "MAG1 to register MN1 at MR1 again", func() (bool, string) {
+		bul := tp.d["mag1"].bul(t)
+		return len(bul) == 1 && bul[0].State == "registered", fmt.Sprint(bul)
+	})
+	if bul := tp.d["mag1"].bul(t); len(bul[0].HNPs) != 1 || !bul[0].HNPs[0].Contains(mn1) {
+		t.Errorf("MN1 got another prefix after MR1's restart: %+v (address %v)", bul, mn1)
+	}
+	tp.pingCN(t, "mn", mn1)
+	// 4. MAG2 moves behind MR2 (its new file, a restart); MN2 attaches.
+	tp.stop(t, "mag2")
+	tp.start(t, 3, "mag2", "mag2")
+	tp.ns["mn2"].IP("link", "set", "eth0", "up")
+	mn2 := tp.addrIn(t, "mn2", migPool2, 20*time.Second)
+	t.Logf("step 3: MN2 %v at MAG2 behind MR2, %v after the step began", mn2, time.Since(t0).Round(time.Millisecond))
+	tp.pingCN(t, "mn2", mn2)
+	if n, out := ping(t, tp.ns["mn"], mn2, 3); n < 3 {
+		t.Errorf("MN1 -> MN2 (MR1 -> MR2): %d/3\n%s", n, out)
+	}
+	var loc struct{ Locations []mgmt.Location }
+	tp.d["lmhaa"].get(t, "/v1/locations?address="+mn2.String(), &loc)
+	if len(loc.Locations) != 1 || loc.Locations[0].CurrentMR != netip.MustParseAddr("2001:db8:ff::3") {
+		t.Errorf("LM location of MN2: %+v", loc.Locations)
+	}
+	c := tp.d["mr2"].counters(t)
+	if c["mr/status_tx/PBA 0"] < 1 {
+		t.Errorf("MR2 sent no PBA 0: %v", c)
+	}
 }
