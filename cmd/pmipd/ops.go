@@ -94,11 +94,12 @@ func (d *daemon) mgmtConfig(base *logrus.Entry) mgmt.Config {
 		mc.MAG = d.mag
 	}
 	d.dmmMgmt(&mc) // mr, haa, lm (dmm.go)
-	if d.sec != nil && d.sec.engine != nil {
+	// The engine's counters mean something only where the daemon does
+	// ESP itself (userspace backend); with the kernel backend the kernel
+	// counts (ip -s xfrm state).
+	if d.sec != nil && d.sec.esp != nil {
 		mc.IPsec = &d.sec.engine.Counters
-		if d.sec.esp != nil {
-			mc.Counters = append(mc.Counters, d.sec.transportCounters)
-		}
+		mc.Counters = append(mc.Counters, d.sec.transportCounters)
 	}
 	return mc
 }
@@ -115,7 +116,7 @@ func (d *daemon) metricsSources() metrics.Sources {
 	if d.dmm != nil && d.dmm.haa != nil {
 		src.HAA = d.dmm.haa
 	}
-	if d.sec != nil && d.sec.engine != nil {
+	if d.sec != nil && d.sec.esp != nil {
 		src.IPsec = &d.sec.engine.Counters
 	}
 	return src
