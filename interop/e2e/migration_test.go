@@ -124,7 +124,8 @@ func TestMigrationConfigs(t *testing.T) {
 					lmas = append(lmas, p.LMA)
 				}
 			}
-			for _, a := range lmas {
+			slices.SortFunc(lmas, netip.Addr.Compare)
+			for _, a := range slices.Compact(lmas) {
 				ok := false
 				for n, x := range c {
 					switch {
