@@ -15,9 +15,11 @@ type Changes struct {
 	// Keys are every changed key, in schema order; a list whose items
 	// differ is named once (e.g. "lma.pools").
 	Keys []string
-	// Restart are the changed keys that take effect only after a restart
-	// (addresses, interfaces, driver, roles, sockets, the domain-wide
-	// ordering scheme, the fixed MAG addresses, the ipsec section).
+	// Restart are the changed keys that take effect only after a restart:
+	// every key pmipd does not apply to a running role (addresses,
+	// interfaces, driver, roles, sockets, the domain-wide ordering scheme,
+	// the ipsec section, the LMA's heartbeat and revocation, and the whole
+	// mag, mr, haa and lm sections).
 	Restart []string
 	// Timers are the changed keys of timers and protocol constants
 	// (lma.timers, heartbeat, revocation, retransmission, lifetimes, RA).
@@ -88,11 +90,16 @@ func strs[T fmt.Stringer](l []T) []string {
 }
 
 // restartKeys are the keys (or key prefixes ending in ".") whose change
-// needs a restart.
+// needs a restart: everything but what cmd/pmipd's reload applies live,
+// which is node.log_level and the LMA's authorizations, policies, pools
+// and timers (lma.Reconfigure). A key that is not live must be here, or a
+// reload would accept its change silently (TestDiffEveryKey).
 var restartKeys = []string{
-	"node.state_dir", "transport.", "dataplane.", "roles",
+	"node.state_dir", "node.name", "transport.", "dataplane.", "roles",
 	"lma.address", "lma.ordering", "lma.mobile_node_generated_timestamp",
-	"mag.address", "mag.link_local_address", "mag.link_layer_address",
+	"lma.heartbeat.", "lma.revocation.", // the LMA's peer timers start with it
+	"mag.",               // the MAG has no live reconfiguration: profiles, access links, LMA, timers
+	"mr.", "haa.", "lm.", // nor have the DMM roles
 	"management.", "metrics.",
 	"ipsec", // the SAD, SPD and backend are set up at start
 }
@@ -120,7 +127,7 @@ func Diff(old, new *Config) Changes {
 	diffKeys("", reflect.ValueOf(*old), reflect.ValueOf(*new), &c.Keys)
 	// The section of a role enabled in neither config does not matter
 	// (its defaults follow transport.address).
-	for _, r := range []Role{RoleLMA, RoleMAG} {
+	for _, r := range []Role{RoleLMA, RoleMAG, RoleMR, RoleHAA, RoleLM} {
 		if !old.Has(r) && !new.Has(r) {
 			c.Keys = slices.DeleteFunc(c.Keys, func(k string) bool { return strings.HasPrefix(k, string(r)+".") })
 		}

@@ -90,7 +90,8 @@ lma:
 	}
 	check("Keys", ch.Keys, []string{"node.log_level", "lma.pools", "lma.mags", "lma.mobile_nodes",
 		"lma.timers.min_delay_before_bce_delete", "lma.heartbeat.interval"})
-	check("Restart", ch.Restart, []string(nil))
+	// The LMA takes its heartbeat settings at start only.
+	check("Restart", ch.Restart, []string{"lma.heartbeat.interval"})
 	check("Timers", ch.Timers, []string{"lma.timers.min_delay_before_bce_delete", "lma.heartbeat.interval"})
 	check("MAGsAdded", ch.MAGsAdded, addrs("2001:db8:ff::13"))
 	check("MAGsRemoved", ch.MAGsRemoved, addrs("2001:db8:ff::11"))
@@ -103,15 +104,16 @@ lma:
 	check("PoolsChanged", ch.PoolsChanged, prefixes("2001:db8:101::/48"))
 	check("PeersAdded", ch.PeersAdded, addrs("2001:db8:ff::13"))
 	check("PeersRemoved", ch.PeersRemoved, addrs("2001:db8:ff::11"))
-	if ch.NeedsRestart() {
-		t.Error("NeedsRestart for live-applicable changes")
+	if !ch.NeedsRestart() {
+		t.Error("NeedsRestart false with a heartbeat change")
 	}
 	want := "changed: +node.log_level +lma.pools +lma.mags +lma.mobile_nodes +lma.timers.min_delay_before_bce_delete +lma.heartbeat.interval\n" +
 		"mags: +2001:db8:ff::13 -2001:db8:ff::11 ~2001:db8:ff::12\n" +
 		"mn policies: +mn3 -mn1 ~mn2\n" +
 		"pools: +2001:db8:102::/48 -2001:db8:100::/48 ~2001:db8:101::/48\n" +
 		"peers: +2001:db8:ff::13 -2001:db8:ff::11\n" +
-		"timers: +lma.timers.min_delay_before_bce_delete +lma.heartbeat.interval"
+		"timers: +lma.timers.min_delay_before_bce_delete +lma.heartbeat.interval\n" +
+		"restart needed for: +lma.heartbeat.interval"
 	if ch.String() != want {
 		t.Errorf("String:\n%s\nwant\n%s", ch, want)
 	}
@@ -144,7 +146,9 @@ mag:
   retransmission: {max: 16s}
 `)
 	ch := Diff(old, new)
-	if got, want := ch.Restart, []string{"transport.address", "dataplane.driver", "mag.address"}; !slices.Equal(got, want) {
+	// The MAG applies nothing live: every mag key needs a restart.
+	if got, want := ch.Restart, []string{"transport.address", "dataplane.driver", "mag.address", "mag.lma_address",
+		"mag.access", "mag.mobile_nodes", "mag.retransmission.max"}; !slices.Equal(got, want) {
 		t.Errorf("Restart = %q, want %q", got, want)
 	}
 	if !ch.NeedsRestart() {
