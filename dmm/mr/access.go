@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +46,35 @@ type LinkAccessConfig struct {
 	// (defaults 1800 s and none).
 	RouterLifetime time.Duration
 	MTU            uint32
+	// NeighborRetrans is the Neighbor Solicitation retransmission time of
+	// the access links (net.ipv6.neigh.<link>.retrans_time_ms, with
+	// mcast_solicit raised to cover a second): a node that just moved
+	// here may miss the first NS for its address (its addresses are
+	// briefly tentative when its link comes back), and at the RFC 4861
+	// default of 1 s the traffic forwarded to it meanwhile is lost.
+	// 0: DefaultNeighborRetrans; negative: the kernel's setting is kept.
+	NeighborRetrans time.Duration
+}
+
+// DefaultNeighborRetrans is the access links' NS retransmission time.
+const DefaultNeighborRetrans = 100 * time.Millisecond
+
+// tuneNeighbor sets the NS retransmission of an access link (best
+// effort: /proc/sys of the calling process's namespace, which is the
+// links' in pmipd).
+func (a *LinkAccess) tuneNeighbor(ifname string) {
+	if strings.ContainsAny(ifname, "/.") || ifname == "" {
+		return
+	}
+	dir := "/proc/sys/net/ipv6/neigh/" + ifname + "/"
+	ms := a.cfg.NeighborRetrans.Milliseconds()
+	solicit := max(3, int(time.Second/a.cfg.NeighborRetrans))
+	for f, v := range map[string]string{"retrans_time_ms": fmt.Sprint(ms), "mcast_solicit": fmt.Sprint(solicit)} {
+		if err := os.WriteFile(dir+f, []byte(v), 0o644); err != nil {
+			a.log.WithError(err).WithField("interface", ifname).Debug("access link neighbor setting not changed")
+			return
+		}
+	}
 }
 
 // LinkAccess is the MAG part of an MR at the access (draft §5,
@@ -109,6 +140,9 @@ func NewLinkAccess(src mag.LinkSource, nd ndp.Interface, cfg LinkAccessConfig, l
 	if cfg.RouterLifetime == 0 {
 		cfg.RouterLifetime = 1800 * time.Second
 	}
+	if cfg.NeighborRetrans == 0 {
+		cfg.NeighborRetrans = DefaultNeighborRetrans
+	}
 	if log == nil {
 		l := logrus.New()
 		l.Out = discard{}
@@ -164,6 +198,9 @@ func (a *LinkAccess) linkEvent(ev mag.LinkEvent) []AccessEvent {
 	case mag.LinkUp:
 		l.moved = l.moved || ev.Moved
 		l.up = true
+		if a.cfg.NeighborRetrans >= 0 {
+			a.tuneNeighbor(ev.Ifname)
+		}
 		out = a.tryAttach(l, out)
 	case mag.LinkDown, mag.LinkRemoved:
 		l.up = false
