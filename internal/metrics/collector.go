@@ -59,6 +59,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descDataplane, descPoolSize, descPoolAllocated, descIPsecPackets} {
 		ch <- d
 	}
+	for _, d := range dmmDescs() {
+		ch <- d
+	}
 }
 
 func (c *collector) failed(source string, err error) {
@@ -91,6 +94,18 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.src.IPsec != nil {
 		c.collectIPsec(ch)
+	}
+	if c.src.MR != nil {
+		c.collectMR(ctx, ch)
+	}
+	if c.src.Punt != nil {
+		c.collectPunt(ch)
+	}
+	if c.src.LMServer != nil {
+		collectServer(ch, "lm", c.src.LMServer)
+	}
+	if c.src.HAAServer != nil {
+		collectServer(ch, "haa", c.src.HAAServer)
 	}
 }
 

@@ -4,16 +4,19 @@
 // Nothing is counted on the hot path: on every scrape a collector reads
 // the roles' Counters() and state (bindings, peers, the data plane, the
 // HAA pools) through small source interfaces that *lma.LMA, *mag.MAG,
-// *haa.HAA, a dataplane.Driver and *ipsec.Counters satisfy. The only
+// *haa.HAA, *mr.MR, *punt.Punt, *wire.LMServer, *wire.HAAServer, a
+// dataplane.Driver and *ipsec.Counters satisfy. The only
 // metrics fed by the roles are two histograms, through Observer (whose
 // default, Nop, does nothing).
 //
 // Metrics (all prefixed pmip_):
 //
-//	bindings{role,state}                       gauge: LMA binding cache / MAG BUL entries by state
+//	bindings{role,state}                       gauge: LMA binding cache / MAG BUL entries by state,
+//	                                           the MR's nodes (attaching, attached)
 //	messages_total{role,direction,type,status} counter: mobility messages sent/received by MH type;
 //	                                           status is the numeric status where the role counts
-//	                                           by status (LMA: PBAs sent, BRAs received), else ""
+//	                                           by status (LMA: PBAs sent, BRAs received; MR: PBAs,
+//	                                           HAcks and Redirect Acks both ways), else ""
 //	errors_total{role,kind}                    counter: drops and failures by kind (malformed,
 //	                                           header_check, dataplane, send, ipsec_in_replay, ...)
 //	events_total{role,event}                   counter: protocol events (attach, pba_rejected,
@@ -24,6 +27,15 @@
 //	haa_pool_prefixes{pool,mr}                 gauge: prefixes in an HAA pool
 //	haa_pool_allocated{pool,mr}                gauge: prefixes allocated from it
 //	ipsec_packets_total{direction,result}      counter: protected / bypass packets
+//	mr_location_cache_entries{source}          gauge: MR location cache by how learnt (query, redirect,
+//	                                           handover, fallback)
+//	mr_departed_nodes                          gauge: nodes that left the MR, still held or forwarded
+//	mr_held_prefixes                           gauge: prefixes the MR holds in the punt path
+//	punt_held_packets, punt_held_bytes         gauge: what the punt path holds now
+//	punt_packets_total{result}                 counter: received, released, passed, dropped_full, ...
+//	punt_reports_total{kind}                   counter: misses and sources reported to the MR (or lost)
+//	dmm_server_packets_total{server,result}    counter: LM / HAA server packets received, answered,
+//	                                           from_cache, dropped, send_failed
 //	handover_duration_seconds                  histogram: Observer.ObserveHandover
 //	lm_query_duration_seconds                  histogram: Observer.ObserveLMQuery
 //	collect_errors_total{source}               counter: sources that failed during a scrape
@@ -93,6 +105,11 @@ type Sources struct {
 	HAA       HAASource
 	Dataplane DataplaneSource
 	IPsec     IPsecSource
+	// MR is a Mobility Router, Punt its punt path.
+	MR   MRSource
+	Punt PuntSource
+	// LMServer and HAAServer are the DMM servers (dmm/wire).
+	LMServer, HAAServer ServerSource
 }
 
 // Observer receives the durations the roles measure. Roles accept one
