@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"regexp"
 	"runtime"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -92,13 +96,20 @@ func startCapture(t *testing.T, ns *netnstest.NS, name string) *capture {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 8<<20)
 		tv := unix.NsecToTimeval(int64(100 * time.Millisecond))
 		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+		// Kernel receive timestamps: the reader may run late on a loaded
+		// machine, and the handover figures are milliseconds.
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
 		c.fd = fd
 		ready <- nil
 		names := map[int]string{}
 		buf := make([]byte, 65536)
+		oob := make([]byte, 128)
 		for {
-			n, from, err := unix.Recvfrom(fd, buf, 0)
+			n, oobn, _, from, err := unix.Recvmsg(fd, buf, oob, 0)
 			now := time.Now()
+			if err == nil {
+				now = kernelTime(oob[:oobn], now)
+			}
 			if err != nil {
 				if err == unix.EAGAIN || err == unix.EINTR {
 					continue
@@ -136,6 +147,69 @@ func startCapture(t *testing.T, ns *netnstest.NS, name string) *capture {
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// logSteps returns the daemons' log lines (name -> log file) written
+// within span after t0 that contain one of the words, as "+ms name msg
+// fields", in time order.
+func logSteps(t0 time.Time, span time.Duration, logs map[string]string, words ...string) []string {
+	type step struct {
+		at   time.Time
+		line string
+	}
+	var out []step
+	for name, path := range logs {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			m := logTimeRE.FindStringSubmatch(line)
+			if m == nil || !slices.ContainsFunc(words, func(w string) bool { return strings.Contains(line, w) }) {
+				continue
+			}
+			tod, err := time.ParseInLocation("15:04:05.000000", m[1], time.Local)
+			if err != nil {
+				continue
+			}
+			y, mo, d := t0.Date()
+			at := time.Date(y, mo, d, tod.Hour(), tod.Minute(), tod.Second(), tod.Nanosecond(), time.Local)
+			if at.Before(t0.Add(-5*time.Millisecond)) || at.After(t0.Add(span)) {
+				continue
+			}
+			rest := strings.TrimSpace(line[len(m[0]):])
+			for _, drop := range []string{" node=" + name, " component=mr", " mr=\"", " punt=pmippunt0"} {
+				if i := strings.Index(rest, drop); i >= 0 && drop != " mr=\"" {
+					rest = rest[:i] + rest[i+len(drop):]
+				}
+			}
+			out = append(out, step{at, fmt.Sprintf("%+7.1f ms %-4s %s", float64(at.Sub(t0).Microseconds())/1000, name, rest)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].at.Before(out[j].at) })
+	lines := make([]string, len(out))
+	for i, s := range out {
+		lines[i] = s.line
+	}
+	return lines
+}
+
+var logTimeRE = regexp.MustCompile(`^time="([0-9:.]+)"`)
+
+// kernelTime returns the SO_TIMESTAMPNS receive time in oob, else def.
+func kernelTime(oob []byte, def time.Time) time.Time {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return def
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 {
+			sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
+			nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
+			return time.Unix(sec, nsec)
+		}
+	}
+	return def
+}
 
 func (c *capture) stop() {
 	select {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -53,7 +52,7 @@ func TestDMMFigure1(t *testing.T) {
 	start := time.Now()
 	tp := newDMMTopo(t, dmmOptions{})
 	caps := map[string]*capture{}
-	for _, n := range []string{"bb", "mr11", "mr12", "mr2", "mr31"} {
+	for _, n := range []string{"bb", "mr11", "mr12", "mr2", "mr31", "mn1"} {
 		caps[n] = startCapture(t, tp.ns[n], n)
 	}
 	var mn1, mn2 netip.Addr
@@ -108,6 +107,8 @@ func TestDMMFigure1(t *testing.T) {
 		for _, p := range sig {
 			t.Logf("  +%6.1f ms %s", float64(p.T.Sub(moved).Microseconds())/1000, p)
 		}
+		t.Logf("daemon steps after the move:\n  %s", strings.Join(logSteps(moved, 200*time.Millisecond, map[string]string{
+			"mr2": tp.d["mr2"].log, "mr11": tp.d["mr11"].log}, "mobile node", "access link", "HI sent", "context trans", "first frame", "hold", "release"), "\n  "))
 		inOrder(t, "Figure 5", lines, "MR2->MR11 Handover Initiate", "MR11->MR2 Handover Acknowledge", "MR11->MR31 Redirect")
 		if indexOf(lines, 0, "MR2->LM2") < 0 {
 			t.Errorf("no location update MR2 -> LM2")
@@ -118,16 +119,28 @@ func TestDMMFigure1(t *testing.T) {
 		if direct == 0 {
 			t.Errorf("MR31 never tunnelled to MR2")
 		}
-		if st.Lost > 0 {
-			t.Logf("LOSS: %d packets lost (target 0)", st.Lost)
+		// The handover's own gap: arrivals at MN1's interface (kernel
+		// timestamps) around the move; the receiver's longest gap also
+		// counts its own scheduling delays anywhere in the 4 s.
+		hg, hgAt := arrivalGap(caps["mn1"].since(t0), 6002, moved.Add(-20*time.Millisecond), moved.Add(time.Second))
+		t.Logf("handover gap at MN1's interface: %.1f ms (from +%.1f ms after the move command); receiver's longest gap %.1f ms",
+			float64(hg.Microseconds())/1000, float64(hgAt.Sub(moved).Microseconds())/1000, st.LongestGap*1000)
+		var nd []string
+		for _, p := range caps["mr2"].since(moved) {
+			if p.If == "mn1" && (p.ICMPType == 135 || p.ICMPType == 136 || p.ICMPType == 134 || p.ICMPType == 133) && p.T.Before(moved.Add(1500*time.Millisecond)) {
+				nd = append(nd, fmt.Sprintf("%+7.1f ms out=%v icmp %d %s -> %s", float64(p.T.Sub(moved).Microseconds())/1000, p.Out, p.ICMPType, p.Src, p.Dst))
+			}
 		}
-		if st.LongestGap > 0.010 {
-			t.Logf("GAP: longest gap %.1f ms (target <= 10 ms)", st.LongestGap*1000)
+		t.Logf("neighbor discovery on MR2's access link after the move:\n  %s", strings.Join(nd, "\n  "))
+		if hg > 10*time.Millisecond {
+			t.Logf("GAP: handover gap %.1f ms (target <= 10 ms)", float64(hg.Microseconds())/1000)
 		}
-		// Bounds we can justify on a shared 2-core machine: the stream
-		// survives the move (most packets arrive, the gap is below a second).
-		if st.Received < st.Sent*90/100 || st.LongestGap > 1.0 {
-			t.Errorf("handover: received %d of %d, longest gap %.3f s", st.Received, st.Sent, st.LongestGap)
+		// Bounds we can justify on a shared 2-core machine: nothing is
+		// lost (held, forwarded, redirected) and the handover gap stays
+		// below 250 ms (~35 ms when the machine is quiet, most of it the
+		// kernel moving the link between namespaces).
+		if st.Lost != 0 || st.Received != st.Sent || hg > 250*time.Millisecond || hg == 0 {
+			t.Errorf("handover: received %d of %d (lost %d), handover gap %v", st.Received, st.Sent, st.Lost, hg)
 		}
 		// The temporary context at MR11 is removed.
 		waitFor(t, 15*time.Second, "MR11's temporary forwarding to end", func() (bool, string) {
@@ -205,37 +218,37 @@ func TestDMMFigure1(t *testing.T) {
 }
 
 // TestDMMFigure4 runs the MRs in Figure 4 mode (routing: redirect):
-// regular routing to the anchor MR12, which queries the LM, forwards and
-// redirects MR31, which then tunnels straight to MR11.
-//
-// Known gap (run with PMIPDMM_FIGURE4=1): the signalling is the draft's
-// (MR12 -> LM1 Location Query/Reply, MR12 -> MR31 Redirect, Redirect Ack,
-// then MR31 tunnels straight to MR11), but MR12 drops the packets of the
-// first ~1.2 s (it queries LM1 three times before forwarding): 242 of 400
-// lost in the last run. To be fixed in dmm/mr before this runs by default.
+// regular routing to the anchor MR12, which forwards to MR11 and
+// redirects MR31, which then tunnels straight to MR11; no packet is lost.
+// Two ways MR12 learns where MN1 is: without context transfer at MR11 it
+// holds MN1's packets and asks LM1 (the draft's Figure 4); with it, MR11's
+// HI told it at the move, and the source of the first plain-routed packet
+// it forwards (its tunnel ingress observer) names MR31.
 func TestDMMFigure4(t *testing.T) {
-	if os.Getenv("PMIPDMM_FIGURE4") == "" {
-		t.Skip("known gap: the anchor MR12 loses the first packets before its LM answer is used (set PMIPDMM_FIGURE4=1 to run)")
+	for _, ct := range []bool{false, true} {
+		t.Run(fmt.Sprintf("context_transfer=%v", ct), func(t *testing.T) { testDMMFigure4(t, ct) })
 	}
+}
+
+func testDMMFigure4(t *testing.T, contextTransfer bool) {
 	fwd := []string{"forwarding_lifetime: 10s", "forwarding_lifetime: 1s"}
+	mr11 := fwd
+	if !contextTransfer {
+		mr11 = append(fwd, "context_transfer: true", "context_transfer: false")
+	}
 	tp := newDMMTopo(t, dmmOptions{repl: []string{"  routing: query ", "  routing: redirect "},
-		// No context transfer at MR11: the anchor MR12 learns nothing at
-		// MN1's move and must ask the LM, as in the draft's Figure 4 (with
-		// it, MR12 would tunnel to MR11 from the HI at once).
-		mrRepl: map[string][]string{"mr11": append(fwd, "context_transfer: true", "context_transfer: false"), "mr12": fwd, "mr2": fwd, "mr31": fwd}})
+		mrRepl: map[string][]string{"mr11": mr11, "mr12": fwd, "mr2": fwd, "mr31": fwd}})
 	caps := map[string]*capture{}
 	for _, n := range []string{"bb", "mr11", "mr12", "mr31"} {
 		caps[n] = startCapture(t, tp.ns[n], n)
 	}
 	mn1, _ := attachStory(t, tp)
-	// MR12's temporary context for MN1 (forwarding_lifetime 1s here) ends
-	// first, so that MR12 has to ask the LM.
 	time.Sleep(1500 * time.Millisecond)
 	t0 := time.Now()
 	st := tp.stream(t, "mn2", "mn1", mn1, 6004, 200, 2*time.Second, nil)
-	t.Logf("Figure 4 stream MN2 -> MN1: %+v", st)
-	if st.Received < st.Sent*95/100 {
-		t.Errorf("received %d of %d", st.Received, st.Sent)
+	t.Logf("Figure 4 stream MN2 -> MN1: sent %d received %d lost %d, longest gap %.1f ms", st.Sent, st.Received, st.Lost, st.LongestGap*1000)
+	if st.Lost != 0 || st.Received != st.Sent {
+		t.Errorf("received %d of %d (lost %d)", st.Received, st.Sent, st.Lost)
 	}
 	n12, _ := streamIn(caps["mr12"].since(t0), 6004)
 	_, tun11 := streamIn(caps["mr11"].since(t0), 6004)
@@ -244,7 +257,43 @@ func TestDMMFigure4(t *testing.T) {
 	if n12 == 0 || direct == 0 || n12 >= int(st.Sent)/2 {
 		t.Errorf("want the first packets via MR12 and the rest straight MR31 -> MR11: MR12 %d, direct %d", n12, direct)
 	}
-	_, lines := signalling(caps["bb"].since(t0))
+	sig, lines := signalling(caps["bb"].since(t0))
 	t.Logf("signalling:\n  %s", strings.Join(lines, "\n  "))
+	for _, p := range sig {
+		t.Logf("  +%6.1f ms %s", float64(p.T.Sub(t0).Microseconds())/1000, p)
+	}
 	inOrder(t, "Figure 4", lines, "MR12->LM1 Location Query", "LM1->MR12 Location Reply", "MR12->MR31 Redirect", "MR31->MR12 Redirect Ack")
+	// One Redirect (acknowledged), however many packets MR12 forwarded.
+	if n := countOf(lines, "MR12->MR31 Redirect"); n != 1 {
+		t.Errorf("MR12 sent %d Redirects to MR31, want 1", n)
+	}
+}
+
+// arrivalGap is the longest interval between two consecutive arrivals of
+// the UDP stream to port (received, not sent, by the capture's namespace)
+// that ends after from and starts before to, and when it started.
+func arrivalGap(ps []pkt, port uint16, from, to time.Time) (time.Duration, time.Time) {
+	var last time.Time
+	var gap time.Duration
+	var at time.Time
+	for _, p := range ps {
+		if p.UDPDst != port || p.Out {
+			continue
+		}
+		if !last.IsZero() && p.T.After(from) && last.Before(to) && p.T.Sub(last) > gap {
+			gap, at = p.T.Sub(last), last
+		}
+		last = p.T
+	}
+	return gap, at
+}
+
+func countOf(lines []string, s string) int {
+	n := 0
+	for _, l := range lines {
+		if l == s {
+			n++
+		}
+	}
+	return n
 }
