@@ -170,10 +170,10 @@ func (tp *topo) attach(t *testing.T) (netip.Addr, netip.Prefix) {
 // pingBoth pings CN from the MN and the MN from the CN, and checks that
 // the only way between them is the tunnel (the LMA's tagged route).
 func (tp *topo) pingBoth(t *testing.T, mnAddr netip.Addr) {
-	if n, out := ping(t, tp.mn, cnAddr, 3); n != 3 {
+	if n, out := ping(t, tp.mn, cnAddr, 3); n < 3 {
 		t.Errorf("MN -> CN: %d/3 replies\n%s", n, out)
 	}
-	if n, out := ping(t, tp.cn, mnAddr, 3); n != 3 {
+	if n, out := ping(t, tp.cn, mnAddr, 3); n < 3 {
 		t.Errorf("CN -> MN: %d/3 replies\n%s", n, out)
 	}
 	routes := tp.lma.IP("-6", "route", "show", "proto", "180")
@@ -271,7 +271,7 @@ func (tp *topo) handover(t *testing.T, mnAddr netip.Addr, hnp netip.Prefix) {
 	if len(bul) != 0 {
 		t.Errorf("MAG1 still has %+v", bul)
 	}
-	if n, out := ping(t, tp.cn, mnAddr, 2); n != 2 {
+	if n, out := ping(t, tp.cn, mnAddr, 2); n < 2 {
 		t.Errorf("CN -> MN after handover: %d/2\n%s", n, out)
 	}
 }

@@ -358,6 +358,10 @@ func globalAddrs(ns *netnstest.NS, dev string) []netip.Prefix {
 }
 
 // ping runs count pings from ns to dst and returns the number received.
+// ping sends count echo requests (with a deadline of count+2 s, so that
+// ping keeps sending until count replies came) and returns how many
+// replies arrived: more than count when the first replies were slow
+// (neighbor discovery under load) and ping sent extra requests meanwhile.
 func ping(t *testing.T, ns *netnstest.NS, dst netip.Addr, count int) (int, string) {
 	t.Helper()
 	out, _ := ns.Exec("ping", "-n", "-c", fmt.Sprint(count), "-i", "0.2", "-W", "1", "-w", fmt.Sprint(count+2), dst.String())

@@ -226,7 +226,7 @@ func TestIPsec(t *testing.T) {
 
 	capt := startLinkCapture(t, tp.mag1, "core")
 	mnAddr, hnp := tp.attach(t)
-	if n, out := ping(t, tp.mn, cnAddr, 3); n != 3 {
+	if n, out := ping(t, tp.mn, cnAddr, 3); n < 3 {
 		t.Errorf("MN -> CN through the tunnel: %d/3 replies\n%s", n, out)
 	}
 	time.Sleep(200 * time.Millisecond)
