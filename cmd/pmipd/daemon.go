@@ -222,7 +222,11 @@ func (d *daemon) config() *config.Config {
 
 // apply is the reload callback: it applies what the roles can change live
 // and refuses what they cannot check (the Reloader keeps the running
-// configuration on an error).
+// configuration on an error). What it does not apply is in ch.Restart
+// (config.Diff's restartKeys: the LMA's heartbeat and revocation, the
+// mag, mr, haa and lm sections, ...), which the caller logs as a warning
+// (config.Reloader.Run for SIGHUP, the management API's reload) and
+// reports (needs_restart).
 func (d *daemon) apply(old, next *config.Config, ch config.Changes) error {
 	for _, r := range []config.Role{config.RoleLMA, config.RoleMAG, config.RoleMR, config.RoleHAA, config.RoleLM} {
 		if next.Has(r) != old.Has(r) {
@@ -239,19 +243,6 @@ func (d *daemon) apply(old, next *config.Config, ch config.Changes) error {
 		if err := d.lma.Reconfigure(ctx, lc); err != nil {
 			return err
 		}
-		var later []string
-		for _, k := range ch.Timers {
-			if strings.HasPrefix(k, "lma.heartbeat") || strings.HasPrefix(k, "lma.revocation") {
-				later = append(later, k)
-			}
-		}
-		if len(later) > 0 {
-			d.log.WithField("keys", later).Warn("heartbeat and revocation settings are applied at the next restart")
-		}
-	}
-	if d.mag != nil && (len(ch.ProfilesAdded)+len(ch.ProfilesRemoved)+len(ch.ProfilesChanged)+
-		len(ch.AccessAdded)+len(ch.AccessRemoved)+len(ch.AccessChanged) > 0 || len(ch.Timers) > 0) {
-		d.log.WithField("changes", ch.String()).Warn("MAG profiles, access links and timers are applied at the next restart")
 	}
 	if next.Node.LogLevel != old.Node.LogLevel {
 		d.logger.SetLevel(next.Node.LogLevel)

@@ -57,8 +57,32 @@ type dmmRoles struct {
 	req     *wire.Requester
 	access  *mr.LinkAccess
 	nd      *ndp.Conn
-	puntAd  *mr.PuntAdapter
+	punt    puntPath
 	running bool
+}
+
+// puntPath is the MR's punt path: an mr.PuntAdapter over internal/punt,
+// or a fake in tests.
+type puntPath interface {
+	mr.Punt
+	Stats() punt.Stats
+	Close() error
+}
+
+// puntAdapter adds the punt device's Stats to mr.PuntAdapter (which
+// stays a mr.SourceReporter: its Sources method is promoted).
+type puntAdapter struct{ *mr.PuntAdapter }
+
+func (a puntAdapter) Stats() punt.Stats { return a.P.Stats() }
+
+// openPunt opens the punt path of the mr section (replaced by tests: the
+// TUN device needs CAP_NET_ADMIN).
+var openPunt = func(c punt.Config, log *logrus.Entry) (puntPath, error) {
+	p, err := punt.Open(c, nil, log)
+	if err != nil {
+		return nil, err
+	}
+	return puntAdapter{mr.NewPuntAdapter(p)}, nil
 }
 
 // openStore opens the store of an LM or HAA section.
@@ -247,13 +271,13 @@ func (d *daemon) startMR(x *dmmRoles, base *logrus.Entry) error {
 	}
 
 	// The punt path: packets whose location is unknown or in flux.
-	p, err := punt.Open(punt.Config{Device: c.MR.Punt.Device, MaxPackets: c.MR.Punt.MaxPackets, MaxAge: c.MR.Punt.MaxAge},
-		nil, base.WithField("component", "punt"))
+	p, err := openPunt(punt.Config{Device: c.MR.Punt.Device, MaxPackets: c.MR.Punt.MaxPackets, MaxAge: c.MR.Punt.MaxAge},
+		base.WithField("component", "punt"))
 	if err != nil {
 		return fmt.Errorf("mr.punt: %w", err)
 	}
-	x.puntAd = mr.NewPuntAdapter(p)
-	deps.Punt = x.puntAd
+	x.punt = p
+	deps.Punt = p
 
 	// Deployment B: the access side.
 	if c.MR.Deployment == config.DeployAccess {
@@ -359,8 +383,8 @@ func (d *daemon) stopDMM() {
 	if x.nd != nil {
 		x.nd.Close()
 	}
-	if x.puntAd != nil {
-		x.puntAd.Close()
+	if x.punt != nil {
+		x.punt.Close()
 	}
 	if x.req != nil {
 		x.req.Close()

@@ -82,6 +82,10 @@ func (d *daemon) mgmtConfig(base *logrus.Entry) mgmt.Config {
 				d.log.WithError(err).Error("configuration reload refused")
 				return ch, err
 			}
+			// As config.Reloader.Run does for SIGHUP.
+			if ch.NeedsRestart() {
+				d.log.WithField("keys", ch.Restart).Warn("configuration changes that take effect only after a restart")
+			}
 			d.log.WithField("changes", ch.String()).Info("configuration reloaded (management request)")
 			return ch, nil
 		},
@@ -113,8 +117,22 @@ func (d *daemon) metricsSources() metrics.Sources {
 	if d.mag != nil {
 		src.MAG = d.mag
 	}
-	if d.dmm != nil && d.dmm.haa != nil {
-		src.HAA = d.dmm.haa
+	if x := d.dmm; x != nil {
+		if x.haa != nil {
+			src.HAA = x.haa
+		}
+		if x.haaSrv != nil {
+			src.HAAServer = x.haaSrv
+		}
+		if x.lmServer != nil {
+			src.LMServer = x.lmServer
+		}
+		if x.mr != nil {
+			src.MR = x.mr
+		}
+		if x.punt != nil {
+			src.Punt = x.punt
+		}
 	}
 	if d.sec != nil && d.sec.esp != nil {
 		src.IPsec = &d.sec.engine.Counters
