@@ -128,14 +128,16 @@ func TestNetnsLinkAccess(t *testing.T) {
 	ctx := context.Background()
 
 	// SLAAC from MR11's RA: an address of MR11's first prefix.
+	// (and MR11 has learnt the MN's link-local address, which comes from
+	// the MN's first packets on the link: its RS or its NS).
 	waitUntil(t, 8*time.Second, "the MN's SLAAC address from MR11's prefix", func() (bool, string) {
 		got, out := mnAddrs(mn)
+		mns, _ := mr11.mr.MNs(ctx)
 		for a, dep := range got {
-			if pfx(p11).Contains(addr(a)) && !dep {
+			if pfx(p11).Contains(addr(a)) && !dep && len(mns) == 1 && mns[0].LinkLocal.IsLinkLocalUnicast() {
 				return true, ""
 			}
 		}
-		mns, _ := mr11.mr.MNs(ctx)
 		c, _ := mr11.mr.Counters(ctx)
 		return false, out + "\nMR11 MNs: " + sprint(mns) + "\nMR11 RAs " + sprint(c.RAs, c.RAErrors)
 	})
