@@ -15,6 +15,10 @@
 #    MinDelayBeforeBCEDelete;
 # 5. stop: SIGTERM, nothing left in the kernel.
 #
+# Then scripts/demo-dmm.sh tells the Distributed Mobility Management story
+# of draft-luo-dmm-with-mip-and-pmip-00 on its Figure 1 (§4.1 attachment,
+# Figure 3 routing, Figure 5 handover, §4.2 new prefix).
+#
 # Needs root (namespaces). Everything is removed on exit, failure included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -176,4 +180,7 @@ for n in lma mag1 mag2; do
 done
 
 ok=1
-say "done"
+say "done (centralized)"
+trap - EXIT
+cleanup
+exec scripts/demo-dmm.sh

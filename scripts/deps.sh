@@ -9,6 +9,10 @@ need=(
   tshark:tshark          # outside check of the codec and the fixture corpus (issue 2)
   ip:iproute2            # network namespaces, veth, routes (data plane tests, demo)
   ping:iputils-ping      # pings through the tunnels (interop/e2e, make demo)
+  etcd:etcd-server       # the LMs' and HAAs' shared store (interop/e2e DMM tests, make demo)
+  curl:curl              # etcd health check (interop/e2e, make demo)
+  jq:jq                  # make demo: reading pmipctl --json output
+  column:bsdextrautils   # make demo: aligning tables
 )
 
 missing=()
