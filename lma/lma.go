@@ -259,6 +259,8 @@ type LMA struct {
 	static     map[netip.Prefix]string // statically assigned prefix -> MN key
 	dec        mh.Decoder
 	rxq        rxQueue
+	rxWork     []transport.Packet // taken from rxq, processed up to rxPos
+	rxPos      int
 	tx         txQueue
 	pba        pbaScratch
 	reqFree    []*pbuReq

@@ -170,3 +170,30 @@ func TestTransportDropsCounted(t *testing.T) {
 		t.Fatalf("Dropped[%q] = %d, want 7", dropSocketFull, got)
 	}
 }
+
+// TestMassExpiry: more entries than one operation removes expire at
+// once; the continuation removes the rest.
+func TestMassExpiry(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.DefaultMN = &MNPolicy{}; c.Pools = []netip.Prefix{pfx("2001:db8:100::/48")} })
+	const n = expireBatch + 44
+	for i := range n {
+		h.send(mag1, pbu(1, 1, zeroHNP(), nai(fmt.Sprintf("e%d@example", i)), hi(mh.HIAttachNewInterface), att(4), h.ts()))
+	}
+	h.sync()
+	if got := len(h.recv(mag1)); got != n {
+		t.Fatalf("%d PBAs, want %d", got, n)
+	}
+	if got := len(h.bindings()); got != n {
+		t.Fatalf("%d bindings, want %d", got, n)
+	}
+	h.clk.Advance(4 * time.Second)
+	var left, heap int
+	h.loop(func() { left, heap = h.l.nBCE, len(h.l.timers.h) }) // after the first operation: expireBatch removed
+	if left != n-expireBatch {
+		t.Fatalf("%d entries left after the first expiry operation, want %d", left, n-expireBatch)
+	}
+	h.loop(func() {})
+	if got := len(h.bindings()); got != 0 || heap != left {
+		t.Fatalf("%d bindings left, heap %d entries for %d", got, heap, left)
+	}
+}

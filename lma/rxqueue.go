@@ -70,7 +70,8 @@ func (q *rxQueue) put(ps []transport.Packet) (post bool) {
 	return false
 }
 
-// take hands the queued packets to the loop (valid until the next take)
+// take hands the queued packets to the loop (valid until the next take,
+// which the loop makes once it has processed them all)
 // with the count of packets dropped since the last take.
 func (q *rxQueue) take() ([]transport.Packet, uint64) {
 	q.mu.Lock()
@@ -91,17 +92,30 @@ func (q *rxQueue) takeDropped() uint64 {
 	return d
 }
 
-// drainRx is the loop operation that processes the queued packets; the
-// replies go out every 64 packets.
+// rxChunk bounds the packets one operation processes (the replies go
+// out at its end); the rest of a taken batch is processed by following
+// operations, so that timers and management calls get through.
+const rxChunk = 256
+
+// drainRx is the loop operation that processes the queued packets.
 func (l *LMA) drainRx() {
-	ps, dropped := l.rxq.take()
-	l.countRxDrops(dropped)
-	for i := range ps {
-		l.handlePacket(ps[i])
+	if l.rxPos >= len(l.rxWork) {
+		var dropped uint64
+		l.rxWork, dropped = l.rxq.take()
+		l.rxPos = 0
+		l.countRxDrops(dropped)
+	}
+	end := min(l.rxPos+rxChunk, len(l.rxWork))
+	for i := l.rxPos; i < end; i++ {
+		l.handlePacket(l.rxWork[i])
 		if i%64 == 63 {
 			l.flushStore()
 			l.flushTx()
 		}
+	}
+	l.rxPos = end
+	if end < len(l.rxWork) {
+		l.postAsync(l.rxq.drain)
 	}
 }
 

@@ -20,6 +20,7 @@ type timerHeap struct {
 	timer clock.Timer
 	armed int64  // deadline the timer is armed for (0: none)
 	gen   uint64 // of the armed timer
+	more  bool   // a continuation of expireDue is queued
 }
 
 func (t *timerHeap) Len() int           { return len(t.h) }
@@ -98,6 +99,12 @@ func (l *LMA) armTimer() {
 	t.timer = l.cfg.Clock.AfterFunc(d, func() { l.post(func() { l.expireDue(gen) }) })
 }
 
+// expireBatch bounds the entries one operation removes: the rest are
+// removed by a following operation, so that received packets and
+// management calls get through a mass expiry (each removal may be a
+// slow data plane operation).
+const expireBatch = 256
+
 // expireDue removes the entries whose deadline has come, then arms the
 // timer for the next one.
 func (l *LMA) expireDue(gen uint64) {
@@ -105,13 +112,18 @@ func (l *LMA) expireDue(gen uint64) {
 	if gen == t.gen {
 		t.armed, t.timer = 0, nil
 	}
+	n := 0
 	for {
-		for len(t.h) > 0 {
-			b := t.h[0]
-			if b.deadline > l.cfg.Clock.Now().UnixNano() {
-				break
+		for len(t.h) > 0 && t.h[0].deadline <= l.cfg.Clock.Now().UnixNano() {
+			if n == expireBatch {
+				if !t.more {
+					t.more = true
+					l.postAsync(func() { t.more = false; l.expireDue(0) })
+				}
+				return
 			}
-			heap.Pop(t)
+			n++
+			b := heap.Pop(t).(*bce)
 			reason := "binding lifetime expired"
 			if b.state == StateDeregistered {
 				reason = "de-registration delay over, binding deleted"

@@ -11,6 +11,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,6 +61,8 @@ func newNSTopo(t *testing.T, dp string, mags int) *nsTopo {
 		switch dp {
 		case "seg6":
 			driver, err = dataplane.NewSeg6(nil)
+		case "nop":
+			driver = nopDriver{} // keeps nothing: the LMA's own memory
 		default:
 			driver = dataplane.NewFake()
 		}
@@ -111,6 +114,17 @@ func newNSTopo(t *testing.T, dp string, mags int) *nsTopo {
 	}
 	return tp
 }
+
+// nopDriver is a data plane that keeps nothing (dataplane.Fake records
+// every operation, so its memory grows with the PBUs processed).
+type nopDriver struct{}
+
+func (nopDriver) Name() string                     { return "nop" }
+func (nopDriver) Setup(dataplane.Config) error     { return nil }
+func (nopDriver) Add(dataplane.Entry) error        { return nil }
+func (nopDriver) Del(dataplane.Entry) error        { return nil }
+func (nopDriver) List() ([]dataplane.Entry, error) { return nil, nil }
+func (nopDriver) Flush() error                     { return nil }
 
 // tool runs pmipbench (this binary) in the MAG namespace.
 func (tp *nsTopo) tool(t *testing.T, args ...string) (string, string, int) {
@@ -180,7 +194,7 @@ func TestNetnsLoadAndConform(t *testing.T) {
 
 // TestMeasureThroughput is the throughput measurement of the benchmark
 // document, over real raw sockets between namespaces. It runs only with
-// PMIPBENCH_MEASURE=fake or seg6; PMIPBENCH_ARGS adds pmipbench load
+// PMIPBENCH_MEASURE=fake, seg6 or nop (no data plane); PMIPBENCH_ARGS adds pmipbench load
 // flags, PMIPBENCH_MAGS sets the number of MAGs (default 8) and
 // PMIPBENCH_CPUPROFILE writes a CPU profile of this process (the LMA).
 func TestMeasureThroughput(t *testing.T) {
@@ -211,13 +225,16 @@ func TestMeasureThroughput(t *testing.T) {
 	// counters afterwards (it must still answer).
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
+	var ru0, ru1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0) // this process: the LMA (the tool is a child)
 	stop := make(chan struct{})
 	peak := make(chan runtime.MemStats, 1)
+	var series []string // heap in use each second
 	go func() {
 		var m, max runtime.MemStats
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
-		for {
+		for i := 1; ; i++ {
 			select {
 			case <-stop:
 				peak <- max
@@ -227,10 +244,14 @@ func TestMeasureThroughput(t *testing.T) {
 				if m.HeapInuse > max.HeapInuse {
 					max = m
 				}
+				if i%10 == 0 {
+					series = append(series, fmt.Sprintf("%.0f", float64(m.HeapInuse)/(1<<20)))
+				}
 			}
 		}
 	}()
 	out, errOut, code := tp.tool(t, args...)
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 	close(stop)
 	max := <-peak
 	if code != 0 {
@@ -247,7 +268,11 @@ func TestMeasureThroughput(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LMA not answering after the run: %v", err)
 	}
-	fmt.Printf("LMA: still answering, %d bindings; PBUs received %d, PBAs sent %d; dropped %v; heap in use %.1f MiB before, at most %.1f MiB during the run (Go Sys %.1f MiB)\n",
-		len(bs), ctr.Rx["Binding Update"], ctr.Tx["Binding Acknowledgement"], ctr.Dropped,
-		float64(before.HeapInuse)/(1<<20), float64(max.HeapInuse)/(1<<20), float64(max.Sys)/(1<<20))
+	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+	rx := ctr.Rx["Binding Update"]
+	fmt.Printf("LMA: still answering, %d bindings; PBUs received %d, PBAs sent %d; dropped %v; heap in use %.1f MiB before, at most %.1f MiB during the run (Go Sys %.1f MiB); CPU %.2f s (%.1f µs per PBU received)\n",
+		len(bs), rx, ctr.Tx["Binding Acknowledgement"], ctr.Dropped,
+		float64(before.HeapInuse)/(1<<20), float64(max.HeapInuse)/(1<<20), float64(max.Sys)/(1<<20),
+		cpu.Seconds(), float64(cpu.Microseconds())/float64(rx+1))
+	fmt.Printf("LMA heap in use (MiB) each second: %s\n", strings.Join(series, " "))
 }

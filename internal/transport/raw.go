@@ -52,7 +52,7 @@ type RawOptions struct {
 }
 
 // DefaultReadBuffer is the default RawOptions.ReadBuffer.
-const DefaultReadBuffer = 2 << 20
+const DefaultReadBuffer = 512 << 10
 
 // ListenRaw opens a raw IPPROTO_MH socket bound to local (with its zone
 // for a link-local address). It needs CAP_NET_RAW.
