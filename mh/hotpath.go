@@ -101,7 +101,18 @@ func encodeHot(o Option, off int, b []byte) (pad, n int, handled bool, err error
 			return pad, 20, true, ErrBufferTooSmall
 		}
 		putPad(b[off:], pad)
-		return pad, 20, true, v.MarshalTo(b[off+pad : off+pad+20])
+		if v.PrefixLength > 128 {
+			return pad, 20, true, v.MarshalTo(b[off+pad : off+pad+20]) // the error
+		}
+		o := b[off+pad : off+pad+20]
+		o[0], o[1], o[2], o[3] = byte(OptHomeNetworkPrefix), 18, v.Reserved, v.PrefixLength
+		if v.Prefix.Is6() {
+			a := v.Prefix.As16()
+			copy(o[4:20], a[:])
+		} else {
+			putAddr16(o[4:20], v.Prefix)
+		}
+		return pad, 20, true, nil
 	case *MNIdentifier:
 		n = v.MarshalLen()
 		if off+n > len(b) {
@@ -112,19 +123,24 @@ func encodeHot(o Option, off int, b []byte) (pad, n int, handled bool, err error
 		if off+4 > len(b) {
 			return 0, 4, true, ErrBufferTooSmall
 		}
-		return 0, 4, true, v.MarshalTo(b[off : off+4])
+		b[off], b[off+1], b[off+2], b[off+3] = byte(OptHandoffIndicator), 2, v.Reserved, byte(v.Value)
+		return 0, 4, true, nil
 	case *AccessTechnologyType:
 		if off+4 > len(b) {
 			return 0, 4, true, ErrBufferTooSmall
 		}
-		return 0, 4, true, v.MarshalTo(b[off : off+4])
+		b[off], b[off+1], b[off+2], b[off+3] = byte(OptAccessTechnologyType), 2, v.Reserved, byte(v.Value)
+		return 0, 4, true, nil
 	case *Timestamp:
 		pad = Alignment{8, 2}.Pad(off)
 		if off+pad+10 > len(b) {
 			return pad, 10, true, ErrBufferTooSmall
 		}
 		putPad(b[off:], pad)
-		return pad, 10, true, v.MarshalTo(b[off+pad : off+pad+10])
+		o := b[off+pad : off+pad+10]
+		o[0], o[1] = byte(OptTimestamp), 8
+		be.PutUint64(o[2:], v.Value)
+		return pad, 10, true, nil
 	case *MNLinkLayerID:
 		n = v.MarshalLen()
 		if off+n > len(b) {

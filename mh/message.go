@@ -100,26 +100,31 @@ func marshalMsg(m fixedPart) ([]byte, error) {
 // they come, with bounds checked as it goes, and Header Len is filled in
 // at the end.
 func marshalMsgTo(m fixedPart, b []byte) error {
-	base := m.MHBase()
 	fl := m.fixedLen()
 	if len(b) < HeaderLen+fl {
 		return ErrBufferTooSmall
 	}
+	m.putFixed(b[HeaderLen : HeaderLen+fl])
+	return finishMsg(m.MHBase(), m.MHType(), b, HeaderLen+fl)
+}
+
+// finishMsg writes the common header and the options of a message whose
+// fixed part is already in b[HeaderLen:fixedEnd].
+func finishMsg(base *Base, t Type, b []byte, fixedEnd int) error {
 	pp := base.PayloadProto
 	if pp == 0 && !base.KeepLayout {
 		pp = IPProtoNone
 	}
 	b[0] = pp
-	b[2] = byte(m.MHType())
+	b[2] = byte(t)
 	b[3] = base.Reserved
 	be.PutUint16(b[4:], base.Checksum)
-	m.putFixed(b[HeaderLen : HeaderLen+fl])
-	n, err := marshalOptions(b, HeaderLen+fl, base.Options, base.KeepLayout)
+	n, err := marshalOptions(b, fixedEnd, base.Options, base.KeepLayout)
 	if err != nil {
 		return err
 	}
 	if n%8 != 0 || n > 256*8 {
-		return &HeaderError{Type: m.MHType(), Field: "length", Reason: fmt.Sprintf("message of %d octets is not a multiple of 8 up to 2048", n), Err: ErrInvalidLength}
+		return &HeaderError{Type: t, Field: "length", Reason: fmt.Sprintf("message of %d octets is not a multiple of 8 up to 2048", n), Err: ErrInvalidLength}
 	}
 	b[1] = byte(n/8 - 1)
 	return nil

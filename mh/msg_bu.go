@@ -35,9 +35,15 @@ func init() { registerMessage(TypeBindingUpdate, func() Message { return &Bindin
 // Proxy reports whether the P flag is set.
 func (m *BindingUpdate) Proxy() bool { return m.Flags&BUFlagP != 0 }
 
-func (m *BindingUpdate) MHType() Type             { return TypeBindingUpdate }
-func (m *BindingUpdate) MarshalLen() int          { return msgLen(m) }
-func (m *BindingUpdate) MarshalTo(b []byte) error { return marshalMsgTo(m, b) }
+func (m *BindingUpdate) MHType() Type    { return TypeBindingUpdate }
+func (m *BindingUpdate) MarshalLen() int { return msgLen(m) }
+func (m *BindingUpdate) MarshalTo(b []byte) error {
+	if len(b) < HeaderLen+6 {
+		return ErrBufferTooSmall
+	}
+	m.putFixed(b[HeaderLen : HeaderLen+6]) // concrete calls: the hot path of every MAG
+	return finishMsg(&m.Base, TypeBindingUpdate, b, HeaderLen+6)
+}
 func (m *BindingUpdate) Marshal() ([]byte, error) { return marshalMsg(m) }
 func (m *BindingUpdate) UnmarshalBinary(b []byte) error {
 	return unmarshalMsg(m, b, DecodeOptions{})
@@ -106,9 +112,15 @@ func init() { registerMessage(TypeBindingAck, func() Message { return &BindingAc
 // Proxy reports whether the P flag is set.
 func (m *BindingAck) Proxy() bool { return m.Flags&BAFlagP != 0 }
 
-func (m *BindingAck) MHType() Type             { return TypeBindingAck }
-func (m *BindingAck) MarshalLen() int          { return msgLen(m) }
-func (m *BindingAck) MarshalTo(b []byte) error { return marshalMsgTo(m, b) }
+func (m *BindingAck) MHType() Type    { return TypeBindingAck }
+func (m *BindingAck) MarshalLen() int { return msgLen(m) }
+func (m *BindingAck) MarshalTo(b []byte) error {
+	if len(b) < HeaderLen+6 {
+		return ErrBufferTooSmall
+	}
+	m.putFixed(b[HeaderLen : HeaderLen+6]) // concrete calls: the hot path of every LMA
+	return finishMsg(&m.Base, TypeBindingAck, b, HeaderLen+6)
+}
 func (m *BindingAck) Marshal() ([]byte, error) { return marshalMsg(m) }
 func (m *BindingAck) UnmarshalBinary(b []byte) error {
 	return unmarshalMsg(m, b, DecodeOptions{})
