@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/pmipdmm/pmipdmm/internal/config"
 	"github.com/pmipdmm/pmipdmm/internal/dataplane"
 	"github.com/pmipdmm/pmipdmm/internal/ndp"
+	"github.com/pmipdmm/pmipdmm/internal/state"
 	"github.com/pmipdmm/pmipdmm/internal/transport"
 	"github.com/pmipdmm/pmipdmm/lma"
 	"github.com/pmipdmm/pmipdmm/mag"
@@ -35,7 +34,8 @@ type daemon struct {
 	driverReason string
 	tr           transport.Transport
 	started      time.Time
-	restarts     uint32
+	restarts     uint32    // RFC 5847 Restart Counter of the LMA or MAG (from the state file)
+	state        *state.DB // node.state_dir/state.db, for the lma and mag roles
 
 	lma      *lma.LMA
 	lmaStop  context.CancelFunc
@@ -67,7 +67,7 @@ var (
 	openDriver = func(name string) (dataplane.Driver, string, error) { return dataplane.New(name) }
 )
 
-// start brings the daemon up: restart counter, data plane (chosen and
+// start brings the daemon up: state file, data plane (chosen and
 // reconciled), transport, roles, management socket. On error what was
 // started is stopped again.
 func start(cfg *config.Config, logger *logrus.Logger, base *logrus.Entry) (_ *daemon, err error) {
@@ -80,7 +80,12 @@ func start(cfg *config.Config, logger *logrus.Logger, base *logrus.Entry) (_ *da
 	if cfg.Has(config.RoleLMA) && cfg.Has(config.RoleMAG) {
 		return nil, errors.New("roles: lma and mag in one process are not supported (they would share one MH socket): run one pmipd per role")
 	}
-	d.restarts = d.bumpRestartCounter(cfg.Node.StateDir)
+	if cfg.Has(config.RoleLMA) || cfg.Has(config.RoleMAG) {
+		if d.state, err = openState(cfg.Node.StateDir); err != nil {
+			return nil, err
+		}
+		d.log.WithField("path", d.state.Path()).Info("state file open")
+	}
 
 	dp, reason, err := openDriver(string(cfg.Dataplane.Driver))
 	if err != nil {
@@ -88,13 +93,15 @@ func start(cfg *config.Config, logger *logrus.Logger, base *logrus.Entry) (_ *da
 	}
 	d.dp, d.driverReason = dp, reason
 	d.log.WithField("driver", dp.Name()).WithField("reason", reason).Info("data plane selected")
-	// Nothing is persisted yet: the wanted state at start is empty, so
-	// whatever a previous run left tagged in the kernel goes.
-	added, removed, err := dataplane.Reconcile(dp, nil)
-	if err != nil {
-		return nil, fmt.Errorf("data plane reconcile: %w", err)
+	if !cfg.Has(config.RoleLMA) {
+		// Nothing of these roles' data plane is resumed from the state
+		// file (a restored MAG entry installs its routes when its MN is
+		// seen again): whatever a previous run left tagged in the kernel
+		// goes. The LMA reconciles with its restored bindings in startLMA.
+		if err := d.reconcile(nil, "the (empty) wanted state"); err != nil {
+			return nil, err
+		}
 	}
-	d.log.WithField("added", added).WithField("removed", removed).Info("data plane reconciled with the (empty) wanted state")
 
 	tr, err := d.openSignalling(cfg, base)
 	if err != nil {
@@ -122,26 +129,28 @@ func start(cfg *config.Config, logger *logrus.Logger, base *logrus.Entry) (_ *da
 	return d, nil
 }
 
-// bumpRestartCounter reads, increments and writes back the RFC 5847
-// restart counter kept in the state directory. A state directory that
-// cannot be written is logged and the counter starts from 0.
-func (d *daemon) bumpRestartCounter(dir string) uint32 {
-	path := filepath.Join(dir, "restart-counter")
-	var n uint64
-	if b, err := os.ReadFile(path); err == nil {
-		n, _ = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
-		n++
+// openState opens dir/state.db (creating dir), the persistent state of
+// the LMA and MAG roles (internal/state): their bindings and RFC 5847
+// Restart Counter.
+func openState(dir string) (*state.DB, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("node.state_dir: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err == nil {
-		err = os.WriteFile(path, []byte(strconv.FormatUint(n, 10)+"\n"), 0o644)
-		if err != nil {
-			d.log.WithError(err).Warn("node.state_dir: cannot persist the restart counter")
-		}
-	} else {
-		d.log.WithError(err).Warn("node.state_dir: cannot create the state directory; restart counter not persisted")
+	db, err := state.Open(filepath.Join(dir, "state.db"), state.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("node.state_dir: %w", err)
 	}
-	d.log.WithField("restart_counter", n).Debug("restart counter")
-	return uint32(n)
+	return db, nil
+}
+
+// reconcile makes the kernel's tagged entries those of want.
+func (d *daemon) reconcile(want []dataplane.Entry, what string) error {
+	added, removed, err := dataplane.Reconcile(d.dp, want)
+	if err != nil {
+		return fmt.Errorf("data plane reconcile: %w", err)
+	}
+	d.log.WithField("added", added).WithField("removed", removed).Info("data plane reconciled with " + what)
+	return nil
 }
 
 func (d *daemon) startLMA(base *logrus.Entry) error {
@@ -149,9 +158,28 @@ func (d *daemon) startLMA(base *logrus.Entry) error {
 	if err != nil {
 		return err
 	}
-	lc.Transport, lc.DataPlane, lc.Log, lc.RestartCounter = d.tr, d.dp, base, d.restarts
+	// With a Store the LMA resumes its bindings and keeps its Restart
+	// Counter there (Config.RestartCounter is ignored).
+	lc.Transport, lc.DataPlane, lc.Log, lc.Store = d.tr, d.dp, base, d.state.LMA()
 	l, err := lma.New(lc)
 	if err != nil {
+		return err
+	}
+	d.restarts = l.RestartCounter()
+	st := l.Loaded()
+	d.log.WithFields(logrus.Fields{"restored": st.Restored, "expired": st.Expired, "lost": st.Lost,
+		"restart_counter": d.restarts, "counter_bumped": st.CounterBumped}).Info("LMA state loaded")
+	// The kernel is made to match the restored bindings before the LMA
+	// serves: their routes stay (or come back), the others go. The
+	// driver needs its setup for the routes (Run repeats it).
+	want, err := l.Entries(context.Background())
+	if err != nil {
+		return err
+	}
+	if err := d.dp.Setup(dataplane.Config{Local: lc.Address, Dev: lc.DataPlaneDev}); err != nil {
+		return fmt.Errorf("lma: data plane setup: %w", err)
+	}
+	if err := d.reconcile(want, fmt.Sprintf("the %d restored bindings' routes", st.Restored)); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -187,7 +215,7 @@ func (d *daemon) startMAG(base *logrus.Entry) error {
 	if err != nil {
 		return err
 	}
-	mc.RestartCounter = d.restarts
+	mc.Store = d.state.MAG() // resumes the BUL; the Restart Counter is the store's
 	nd, err := ndp.Listen()
 	if err != nil {
 		return err
@@ -210,6 +238,11 @@ func (d *daemon) startMAG(base *logrus.Entry) error {
 		return err
 	}
 	d.mag = m
+	// New loaded (and, at a start that lost state, incremented and
+	// stored) the Restart Counter; the MAG does not export it.
+	if st, err := d.state.MAG().LoadMAG(); err == nil {
+		d.restarts = st.RestartCounter
+	}
 	return nil
 }
 
@@ -289,5 +322,10 @@ func (d *daemon) stop() {
 			}
 		}
 		d.sec.cleanup()
+		if d.state != nil {
+			if err := d.state.Close(); err != nil {
+				d.log.WithError(err).Error("state file close")
+			}
+		}
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"time"
@@ -89,6 +91,10 @@ var openPunt = func(c punt.Config, log *logrus.Entry) (puntPath, error) {
 func openStore(s config.Store) (store.Store, error) {
 	switch s.Backend {
 	case config.StoreBolt:
+		// The default file is in node.state_dir, which may not exist yet.
+		if err := os.MkdirAll(filepath.Dir(s.Path), 0o755); err != nil {
+			return nil, err
+		}
 		return boltstore.Open(s.Path)
 	case config.StoreEtcd:
 		return etcdstore.Open(clientv3.Config{Endpoints: s.Endpoints, DialTimeout: s.DialTimeout, Logger: zap.NewNop()})

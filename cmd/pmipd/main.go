@@ -10,20 +10,25 @@
 // (valid) or 1 (invalid), touching nothing.
 //
 // Otherwise it sets up logging (one logrus logger, node.log_level, an entry
-// per component), picks the data plane (dataplane.driver: seg6, ip6tnl,
-// fake, or auto, which probes the kernel and logs why), removes what a
-// previous run left tagged in the kernel (dataplane.Reconcile with the
-// empty wanted state of a fresh start), opens the raw Mobility Header
-// socket bound to transport.address (protected as the ipsec section says:
-// see ipsec.go), runs the role, and serves the management API of
-// internal/mgmt on management.socket and Prometheus metrics on
-// metrics.listen (see ops.go).
+// per component), opens node.state_dir/state.db (internal/state: the LMA's
+// Binding Cache and pool allocations, the MAG's Binding Update List, their
+// RFC 5847 Restart Counter) for the lma and mag roles, picks the data
+// plane (dataplane.driver: seg6, ip6tnl, fake, or auto, which probes the
+// kernel and logs why), makes the kernel's tagged entries those the role
+// wants (dataplane.Reconcile: an LMA's restored bindings, nothing for the
+// other roles), opens the raw Mobility Header socket bound to
+// transport.address (protected as the ipsec section says: see ipsec.go),
+// runs the role, and serves the management API of internal/mgmt on
+// management.socket and Prometheus metrics on metrics.listen (see
+// ops.go). An LM or HAA without a store backend in the file keeps its
+// records in a bolt file of node.state_dir (internal/config).
 //
 // Signals: SIGHUP re-reads FILE; an invalid file is refused with the
 // reason and the running configuration kept; the LMA applies changes of
 // MAG authorizations, mobile node policies, pools and timers live.
 // SIGTERM or SIGINT stops the role (a MAG de-registers its mobile nodes),
-// and flushes the data plane so that no kernel state is left.
+// and flushes the data plane so that no kernel state is left; an LMA's
+// bindings stay in its state file and the next start restores them.
 //
 // Exit status: 0 after a clean stop or a valid --dry-run, 1 on an invalid
 // configuration or a start failure, 2 on a usage error.

@@ -246,8 +246,8 @@ func TestRunLMA(t *testing.T) {
 	if ops := fake.Ops(); !slices.Contains(ops, "del "+stale.String()) || !slices.Contains(ops, "setup 2001:db8:ff::2") {
 		t.Errorf("start: data plane ops %q, want the stale entry removed and setup", ops)
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "lma", "restart-counter")); err != nil || string(b) != "0\n" {
-		t.Errorf("restart counter file: %q %v", b, err)
+	if _, err := os.Stat(filepath.Join(dir, "lma", "state.db")); err != nil {
+		t.Errorf("state file: %v", err)
 	}
 
 	rogue := netip.MustParseAddr("2001:db8:ff::99")
@@ -364,7 +364,23 @@ func TestRunLMA(t *testing.T) {
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Errorf("management socket left behind: %v", err)
 	}
-	// A restart bumps the persisted restart counter (RFC 5847 §3.4).
+	// A restart restores the binding of b@example.net from the state
+	// file, puts its route back into the (flushed) data plane before the
+	// LMA serves, and keeps the Restart Counter: the first start on a new
+	// file set it to 1, and nothing was lost (RFC 5847 §3.2).
+	bindingsOf := func() []mgmt.Binding {
+		t.Helper()
+		r, err := client.Get("http://x/v1/bindings")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		var bs struct{ Bindings []mgmt.Binding }
+		if err := json.NewDecoder(r.Body).Decode(&bs); err != nil {
+			t.Fatal(err)
+		}
+		return bs.Bindings
+	}
 	write(base)
 	stop2 := make(chan struct{})
 	done2 := make(chan int, 1)
@@ -383,6 +399,21 @@ func TestRunLMA(t *testing.T) {
 			t.Fatalf("second run: management socket never answered\n%s", logs.String())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	// Two mobility sessions of b (both PBUs said HI 1, a new interface).
+	restored := bindingsOf()
+	have, _ := fake.List()
+	var want []dataplane.Entry
+	for _, b := range restored {
+		if b.MN != "b@example.net" || len(b.HNPs) != 1 || b.ProxyCoA != rogue || b.State != "active" {
+			t.Errorf("second run: restored binding %+v", b)
+			continue
+		}
+		want = append(want, dataplane.Entry{Kind: dataplane.KindPrefixRoute, Prefix: b.HNPs[0], Remote: rogue})
+	}
+	dataplane.SortEntries(want)
+	if len(restored) != 2 || !slices.Equal(have, want) {
+		t.Errorf("second run: %d bindings restored, want 2; data plane %v, want %v", len(restored), have, want)
 	}
 	close(stop2)
 	if code := <-done2; code != 0 || st.RestartCounter != 1 || st.Driver != "fake" || st.DriverReason != "test" || st.Node != "lma" {

@@ -90,7 +90,7 @@ func TestDiffSections(t *testing.T) {
 		{"haa pools and store", minimalLMHAA, []string{
 			`  pools: [{prefix: "2001:db8:11::/48", mr: "2001:db8:ff::2"}]`,
 			`  pools: [{prefix: "2001:db8:11::/48", mr: "2001:db8:ff::2"}, {prefix: "2001:db8:12::/48", mr: "2001:db8:ff::3", assign_length: 60}]
-  store: {backend: bolt, path: /var/lib/pmipd/haa.db}
+  store: {backend: memory}
   max_lifetime: 2h`,
 		}, []string{"haa.store.backend", "haa.store.path", "haa.pools", "haa.max_lifetime"}, nil, nil},
 		{"lm store, cache, lengths", minimalLMHAA + "lm: {prefix_lengths: [64]}\n", []string{
@@ -99,7 +99,7 @@ func TestDiffSections(t *testing.T) {
   prefix_lengths: [64, 128]
   cache: true
   store: {backend: etcd, endpoints: ["http://[2001:db8:ff::e]:2379"]}`,
-		}, []string{"lm.address", "lm.store.backend", "lm.store.endpoints", "lm.prefix_lengths", "lm.cache"}, nil, nil},
+		}, []string{"lm.address", "lm.store.backend", "lm.store.path", "lm.store.endpoints", "lm.prefix_lengths", "lm.cache"}, nil, nil},
 		{"mag lma_address", mag, []string{`  lma_address: "2001:db8:ff::2"`, `  lma_address: "2001:db8:ff::3"`},
 			// The profiles' lma defaults to it.
 			[]string{"mag.lma_address", "mag.mobile_nodes"}, nil, []string{"2001:db8:ff::3"}},

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,8 +21,8 @@ import (
 
 // Store backends of the LM and the HAA.
 const (
-	StoreMemory = "memory" // one process only (the default)
-	StoreBolt   = "bolt"   // a bbolt file (one process at a time)
+	StoreMemory = "memory" // one process only, lost at a restart
+	StoreBolt   = "bolt"   // a bbolt file (one process at a time; the default)
 	StoreEtcd   = "etcd"   // an etcd cluster: front-ends of several processes share it
 )
 
@@ -63,7 +64,9 @@ const (
 
 // Store is where an LM or an HAA keeps its records.
 type Store struct {
-	// Backend is memory (default), bolt or etcd.
+	// Backend is memory, bolt or etcd. Default: bolt, in the file
+	// node.state_dir/lm.db (lm) or node.state_dir/haa.db (haa) unless
+	// path is set, so that a restarted LM or HAA keeps its records.
 	Backend string `mapstructure:"backend"`
 	// Path is the bolt file (backend bolt).
 	Path string `mapstructure:"path"`
@@ -223,9 +226,14 @@ type MR struct {
 }
 
 func dmmDefaults(c *Config, set func(string) bool) {
-	storeDefaults := func(key string, s *Store) {
+	storeDefaults := func(key, file string, s *Store) {
 		if !set(key + ".backend") {
-			s.Backend = StoreMemory
+			// Persistent by default (an embedded bolt file); memory only
+			// when the file says so.
+			s.Backend = StoreBolt
+			if !set(key+".path") && c.Node.StateDir != "" {
+				s.Path = filepath.Join(c.Node.StateDir, file)
+			}
 		}
 		durDefault(set, key+".dial_timeout", &s.DialTimeout, DefaultEtcdDialTimeout)
 	}
@@ -233,7 +241,7 @@ func dmmDefaults(c *Config, set func(string) bool) {
 	if !set("lm.address") {
 		l.Address = c.Transport.Address
 	}
-	storeDefaults("lm.store", &l.Store)
+	storeDefaults("lm.store", "lm.db", &l.Store)
 	if !set("lm.prefix_lengths") {
 		l.PrefixLengths = []int{64, 128}
 	}
@@ -242,7 +250,7 @@ func dmmDefaults(c *Config, set func(string) bool) {
 	if !set("haa.address") {
 		h.Address = c.Transport.Address
 	}
-	storeDefaults("haa.store", &h.Store)
+	storeDefaults("haa.store", "haa.db", &h.Store)
 	for i := range h.Pools {
 		if !set(fmt.Sprintf("haa.pools[%d].assign_length", i)) {
 			h.Pools[i].AssignLength = DefaultAssignLen

@@ -54,13 +54,29 @@ func TestDMMDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.LM.Address != netip.MustParseAddr("2001:db8:ff::a") || c.LM.Store.Backend != StoreMemory ||
+	if c.LM.Address != netip.MustParseAddr("2001:db8:ff::a") || c.LM.Store.Backend != StoreBolt || c.LM.Store.Path != "/var/lib/pmipd/lm.db" ||
 		c.LM.Store.DialTimeout != 5*time.Second || !slices.Equal(c.LM.PrefixLengths, []int{64, 128}) || c.LM.Cache {
 		t.Errorf("lm defaults: %+v", c.LM)
 	}
-	if c.HAA.Address != netip.MustParseAddr("2001:db8:ff::b") || c.HAA.Store.Backend != StoreMemory ||
+	if c.HAA.Address != netip.MustParseAddr("2001:db8:ff::b") || c.HAA.Store.Backend != StoreBolt || c.HAA.Store.Path != "/var/lib/pmipd/haa.db" ||
 		c.HAA.DefaultLifetime != time.Hour || c.HAA.MaxLifetime != 0 || c.HAA.Pools[0].AssignLength != 64 {
 		t.Errorf("haa defaults: %+v", c.HAA)
+	}
+	// The default bolt file is in node.state_dir; an explicit backend
+	// (memory) or path is kept.
+	c, err = Parse([]byte(minimalLMHAA + "  store: {path: /srv/h.db}\nlm:\n  store: {backend: memory}\nnode: {state_dir: /srv/x}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LM.Store.Backend != StoreMemory || c.LM.Store.Path != "" || c.HAA.Store.Backend != StoreBolt || c.HAA.Store.Path != "/srv/h.db" {
+		t.Errorf("explicit store settings: lm %+v haa %+v", c.LM.Store, c.HAA.Store)
+	}
+	c, err = Parse([]byte(minimalLMHAA + "node: {state_dir: /srv/x}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LM.Store.Path != "/srv/x/lm.db" || c.HAA.Store.Path != "/srv/x/haa.db" {
+		t.Errorf("default store files in node.state_dir: lm %+v haa %+v", c.LM.Store, c.HAA.Store)
 	}
 	// Explicit false and zero stay.
 	c, err = Parse([]byte(minimalMR + "  redirect: false\n  context_transfer: false\n  update_lm_on_attach: false\n  forwarding_lifetime: 0s\n"))
