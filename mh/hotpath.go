@@ -170,6 +170,10 @@ func decodeBindingUpdate(m *BindingUpdate, b []byte) error {
 	}
 	m.PayloadProto, m.HeaderLen, m.Reserved, m.Checksum = b[0], b[1], b[3], be.Uint16(b[4:])
 	m.Sequence, m.Flags, m.Lifetime = be.Uint16(b[6:]), BUFlags(be.Uint16(b[8:])), be.Uint16(b[10:])
+	if len(m.Options) > 0 && decodeSameLayout(b, 12, m.Options) {
+		m.KeepLayout, m.Quirks = true, 0
+		return nil
+	}
 	opts, q, err := unmarshalOptions(b, 12, m.Options, false)
 	m.Options, m.KeepLayout, m.Quirks = opts, true, q
 	return err
@@ -181,7 +185,87 @@ func decodeBindingAck(m *BindingAck, b []byte) error {
 	}
 	m.PayloadProto, m.HeaderLen, m.Reserved, m.Checksum = b[0], b[1], b[3], be.Uint16(b[4:])
 	m.Status, m.Flags, m.Sequence, m.Lifetime = Status(b[6]), BAFlags(b[7]), be.Uint16(b[8:]), be.Uint16(b[10:])
+	if len(m.Options) > 0 && decodeSameLayout(b, 12, m.Options) {
+		m.KeepLayout, m.Quirks = true, 0
+		return nil
+	}
 	opts, q, err := unmarshalOptions(b, 12, m.Options, false)
 	m.Options, m.KeepLayout, m.Quirks = opts, true, q
 	return err
+}
+
+// decodeSameLayout decodes the options in mh[off:] in place when they come
+// in the same order, with the same types, as the values already in opts
+// (a Decoder decoding the PBUs of one MAG implementation after another):
+// one type switch per option and no slot bookkeeping. It reports false at
+// the first difference, leaving the rest to unmarshalOptions, which
+// decodes the whole list again.
+func decodeSameLayout(mh []byte, off int, opts Options) bool {
+	for _, o := range opts {
+		if off >= len(mh) {
+			return false
+		}
+		t := OptionType(mh[off])
+		if t == OptPad1 {
+			if _, ok := o.(Pad1); !ok {
+				return false
+			}
+			off++
+			continue
+		}
+		if off+2 > len(mh) {
+			return false
+		}
+		end := off + 2 + int(mh[off+1])
+		if end > len(mh) {
+			return false
+		}
+		b := mh[off:end]
+		switch v := o.(type) {
+		case *HomeNetworkPrefix:
+			if t != OptHomeNetworkPrefix || len(b) != 20 || b[3] > 128 {
+				return false
+			}
+			v.Reserved, v.PrefixLength, v.Prefix = b[2], b[3], netip.AddrFrom16([16]byte(b[4:20]))
+		case *MNIdentifier:
+			if t != OptMNIdentifier || v.setBody(b[2:]) != nil {
+				return false
+			}
+		case *HandoffIndicator:
+			if t != OptHandoffIndicator || len(b) != 4 {
+				return false
+			}
+			v.Reserved, v.Value = b[2], HandoffIndicatorValue(b[3])
+		case *AccessTechnologyType:
+			if t != OptAccessTechnologyType || len(b) != 4 {
+				return false
+			}
+			v.Reserved, v.Value = b[2], ATT(b[3])
+		case *Timestamp:
+			if t != OptTimestamp || len(b) != 10 {
+				return false
+			}
+			v.Value = be.Uint64(b[2:])
+		case *MNLinkLayerID:
+			if t != OptMNLinkLayerID || len(b) < 4 {
+				return false
+			}
+			v.Reserved = be.Uint16(b[2:])
+			v.LinkLayerID = append(v.LinkLayerID[:0], b[4:]...)
+		case *LinkLocalAddress:
+			if t != OptLinkLocalAddress || len(b) != 18 {
+				return false
+			}
+			v.Address = netip.AddrFrom16([16]byte(b[2:18]))
+		case *PadN:
+			if t != OptPadN {
+				return false
+			}
+			v.Data = append(v.Data[:0], b[2:]...)
+		default:
+			return false
+		}
+		off = end
+	}
+	return off == len(mh)
 }
