@@ -189,8 +189,8 @@ func TestMassExpiry(t *testing.T) {
 	h.clk.Advance(4 * time.Second)
 	var left, heap int
 	h.loop(func() { left, heap = h.l.nBCE, len(h.l.timers.h) }) // after the first operation: expireBatch removed
-	if left != n-expireBatch {
-		t.Fatalf("%d entries left after the first expiry operation, want %d", left, n-expireBatch)
+	if left < n-expireBatch || left == n {                      // fewer when an operation ran over opBudget
+		t.Fatalf("%d entries left after the first expiry operation, want %d..%d", left, n-expireBatch, n-1)
 	}
 	h.loop(func() {})
 	if got := len(h.bindings()); got != 0 || heap != left {

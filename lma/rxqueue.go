@@ -3,6 +3,7 @@ package lma
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/pmipdmm/pmipdmm/internal/transport"
 )
@@ -92,9 +93,9 @@ func (q *rxQueue) takeDropped() uint64 {
 	return d
 }
 
-// rxChunk bounds the packets one operation processes (the replies go
-// out at its end); the rest of a taken batch is processed by following
-// operations, so that timers and management calls get through.
+// rxChunk (and opBudget) bound the packets one operation processes (the
+// replies go out at its end); the rest of a taken batch is processed by
+// following operations, so that timers and management calls get through.
 const rxChunk = 256
 
 // drainRx is the loop operation that processes the queued packets.
@@ -106,13 +107,20 @@ func (l *LMA) drainRx() {
 		l.countRxDrops(dropped)
 	}
 	end := min(l.rxPos+rxChunk, len(l.rxWork))
-	for i := l.rxPos; i < end; i++ {
+	start := time.Now()
+	i := l.rxPos
+	for i < end {
 		l.handlePacket(l.rxWork[i])
-		if i%64 == 63 {
+		i++
+		if i%64 == 0 {
 			l.flushStore()
 			l.flushTx()
 		}
+		if time.Since(start) > opBudget {
+			break // a slow data plane: let timers and calls through
+		}
 	}
+	end = i
 	l.rxPos = end
 	if end < len(l.rxWork) {
 		l.postAsync(l.rxq.drain)

@@ -99,11 +99,15 @@ func (l *LMA) armTimer() {
 	t.timer = l.cfg.Clock.AfterFunc(d, func() { l.post(func() { l.expireDue(gen) }) })
 }
 
-// expireBatch bounds the entries one operation removes: the rest are
-// removed by a following operation, so that received packets and
-// management calls get through a mass expiry (each removal may be a
-// slow data plane operation).
-const expireBatch = 256
+// expireBatch and opBudget bound the entries one operation removes: the
+// rest are removed by a following operation, so that received packets
+// and management calls get through a mass expiry (each removal may be a
+// slow data plane operation). The budget is wall-clock time, whatever
+// the LMA's clock.
+const (
+	expireBatch = 256
+	opBudget    = 20 * time.Millisecond
+)
 
 // expireDue removes the entries whose deadline has come, then arms the
 // timer for the next one.
@@ -113,9 +117,10 @@ func (l *LMA) expireDue(gen uint64) {
 		t.armed, t.timer = 0, nil
 	}
 	n := 0
+	start := time.Now()
 	for {
 		for len(t.h) > 0 && t.h[0].deadline <= l.cfg.Clock.Now().UnixNano() {
-			if n == expireBatch {
+			if n == expireBatch || (n > 0 && time.Since(start) > opBudget) {
 				if !t.more {
 					t.more = true
 					l.postAsync(func() { t.more = false; l.expireDue(0) })
