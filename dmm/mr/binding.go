@@ -389,6 +389,9 @@ func (m *MR) finishAttach(b *binding) {
 	m.armBinding(b)
 	if b.moved {
 		m.counters.Moves++
+		if m.d.OnHandover != nil {
+			m.d.OnHandover(m.d.Clock.Now().Sub(b.started))
+		}
 	} else {
 		m.counters.Attaches++
 	}

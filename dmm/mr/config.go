@@ -155,8 +155,14 @@ type Deps struct {
 	Access Access
 	// Ingress, optional: tunnelled traffic seen from other MRs.
 	Ingress <-chan Ingress
-	Clock   clock.Clock
-	Log     *logrus.Entry
+	// OnHandover, optional, is called on the MR's loop each time a node
+	// that moved in from another MR is registered here, with the time
+	// from the start of its attachment here (the node detected, or the
+	// legacy MAG's PBU) to its registration (routes in, accepted). It
+	// must not block.
+	OnHandover func(d time.Duration)
+	Clock      clock.Clock
+	Log        *logrus.Entry
 }
 
 func (c *Config) setDefaults() {

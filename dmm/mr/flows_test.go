@@ -311,6 +311,15 @@ func testFigure5(t *testing.T, observe bool) {
 	if c2.HandoversIn != 1 || c2.Moves != 1 {
 		t.Errorf("MR2 counters: %+v", c2)
 	}
+	// Deps.OnHandover: one handover completed at MR11 (MN1 from MR12)
+	// and one at MR2 (from MR11), none at MR12 (attach) nor MR31; the
+	// fake clock did not move during the attachments.
+	w.mu.Lock()
+	got := fmt.Sprint(mr11.handovers, mr12.handovers, mr2.handovers, mr31.handovers)
+	w.mu.Unlock()
+	if got != "[0s] [] [0s] []" {
+		t.Errorf("OnHandover at MR11, MR12, MR2, MR31: %s, want [0s] [] [0s] []", got)
+	}
 }
 
 // Figure 5, the previous MR's side with several kinds of senders: the

@@ -270,6 +270,8 @@ type node struct {
 	acc    *fakeAccess
 	done   chan error
 	cancel context.CancelFunc
+	// handovers: what Deps.OnHandover reported (guarded by world.mu).
+	handovers []time.Duration
 }
 
 type wireMsg struct {
@@ -343,6 +345,11 @@ func (w *world) addWith(n string, cfg Config, acc Access, pt Punt) *node {
 	deps := Deps{Transport: tr, DataPlane: nd.dp, Punt: nd.punt, Clock: w.clk, Access: acc,
 		LM:  &lmRec{rec, &wire.LocalLM{LM: w.lm, Clock: w.clk}},
 		HAA: &haaRec{rec, &wire.LocalHAA{HAA: w.haa, MR: cfg.Address, Clock: w.clk}}}
+	deps.OnHandover = func(d time.Duration) {
+		w.mu.Lock()
+		nd.handovers = append(nd.handovers, d)
+		w.mu.Unlock()
+	}
 	if pt != nil {
 		deps.Punt = pt
 	}
