@@ -24,6 +24,7 @@ import (
 	"github.com/pmipdmm/pmipdmm/dmm/store/etcdstore"
 	"github.com/pmipdmm/pmipdmm/dmm/wire"
 	"github.com/pmipdmm/pmipdmm/internal/config"
+	"github.com/pmipdmm/pmipdmm/internal/metrics"
 	"github.com/pmipdmm/pmipdmm/internal/mgmt"
 	"github.com/pmipdmm/pmipdmm/internal/ndp"
 	"github.com/pmipdmm/pmipdmm/internal/punt"
@@ -85,6 +86,25 @@ var openPunt = func(c punt.Config, log *logrus.Entry) (puntPath, error) {
 		return nil, err
 	}
 	return puntAdapter{mr.NewPuntAdapter(p)}, nil
+}
+
+// timedLM reports the duration of each of the MR's LM queries (a
+// QueryMany is one) to the metrics.
+type timedLM struct {
+	wire.LocationService
+	obs metrics.Observer
+}
+
+func (t timedLM) Query(ctx context.Context, q wire.Query) ([]wire.Location, error) {
+	start := time.Now()
+	defer func() { t.obs.ObserveLMQuery(time.Since(start)) }()
+	return t.LocationService.Query(ctx, q)
+}
+
+func (t timedLM) QueryMany(ctx context.Context, qs []wire.Query) ([]wire.Result, error) {
+	start := time.Now()
+	defer func() { t.obs.ObserveLMQuery(time.Since(start)) }()
+	return t.LocationService.QueryMany(ctx, qs)
 }
 
 // openStore opens the store of an LM or HAA section.
@@ -270,6 +290,10 @@ func (d *daemon) startMR(x *dmmRoles, base *logrus.Entry) error {
 	} else {
 		deps.LM = wire.NewLMClient(x.req, c.MR.LM)
 	}
+	// The metrics' LM query latency (as the MR sees it) and handover
+	// durations.
+	deps.LM = timedLM{deps.LM, d.observer()}
+	deps.OnHandover = d.observer().ObserveHandover
 	if x.haa != nil {
 		deps.HAA = &wire.LocalHAA{HAA: x.haa, MR: c.MR.Address, Lifetime: c.MR.Lifetime}
 	} else {

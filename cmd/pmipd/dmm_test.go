@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -297,4 +298,16 @@ func TestRunMR(t *testing.T) {
 	if !pt.closed {
 		t.Error("the punt path was not closed at stop")
 	}
+}
+
+// histCount returns the _count of histogram name in a scrape (0 when
+// absent).
+func histCount(lines []string, name string) uint64 {
+	for _, l := range lines {
+		if v, ok := strings.CutPrefix(l, name+"_count "); ok {
+			n, _ := strconv.ParseUint(v, 10, 64)
+			return n
+		}
+	}
+	return 0
 }

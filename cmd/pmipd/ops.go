@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -26,6 +28,26 @@ type ops struct {
 	reload func() (config.Changes, error) // set by main once the Reloader exists
 
 	metrics *metrics.Metrics
+	obs     lateObserver // forwards to metrics once it exists
+}
+
+// lateObserver is the roles' metrics.Observer: the roles start before
+// the metrics (startOps), so it forwards to them once they are set and
+// drops the observations made before (or without metrics).
+type lateObserver struct {
+	m atomic.Pointer[metrics.Metrics]
+}
+
+func (o *lateObserver) ObserveHandover(d time.Duration) {
+	if m := o.m.Load(); m != nil {
+		m.ObserveHandover(d)
+	}
+}
+
+func (o *lateObserver) ObserveLMQuery(d time.Duration) {
+	if m := o.m.Load(); m != nil {
+		m.ObserveLMQuery(d)
+	}
 }
 
 // setReload makes POST /v1/reload call f (the Reloader's Reload).
@@ -41,14 +63,9 @@ func (o *ops) reloadFunc() func() (config.Changes, error) {
 	return o.reload
 }
 
-// observer is the metrics Observer for roles that accept one (Nop when
-// metrics are off).
-func (d *daemon) observer() metrics.Observer {
-	if d.ops.metrics == nil {
-		return metrics.Nop
-	}
-	return d.ops.metrics
-}
+// observer is the metrics Observer for roles that accept one (it records
+// nothing when metrics are off).
+func (d *daemon) observer() metrics.Observer { return &d.ops.obs }
 
 // status answers GET /v1/status.
 func (d *daemon) status(context.Context) (mgmt.Status, error) {
@@ -153,6 +170,7 @@ func (d *daemon) startOps(base *logrus.Entry) error {
 		}
 		m := metrics.New(d.metricsSources(), metrics.WithLogger(base), metrics.WithRuntime())
 		d.ops.metrics = m
+		d.ops.obs.m.Store(m)
 		d.ops.wg.Add(1)
 		go func() {
 			defer d.ops.wg.Done()
