@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/pmipdmm/pmipdmm/internal/bench"
 	"github.com/pmipdmm/pmipdmm/internal/dataplane"
 	"github.com/pmipdmm/pmipdmm/internal/netnstest"
@@ -88,6 +90,11 @@ func newNSTopo(t *testing.T, dp string, mags int) *nsTopo {
 		Transport:                   tr,
 		DataPlane:                   driver,
 		DataPlaneDev:                "vl",
+	}
+	if os.Getenv("PMIPBENCH_LMA_ERRORS") != "" {
+		lg := logrus.New() // the LMA's errors on stderr (measurements)
+		lg.Level = logrus.ErrorLevel
+		cfg.Log = logrus.NewEntry(lg)
 	}
 	if tp.l, err = lma.New(cfg); err != nil {
 		t.Fatal(err)
