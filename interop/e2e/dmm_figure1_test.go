@@ -50,7 +50,8 @@ func (tp *dmmTopo) stream(t *testing.T, from, to string, dst netip.Addr, port, r
 // deployment A and §6 fixed correspondent, one after the other.
 func TestDMMFigure1(t *testing.T) {
 	start := time.Now()
-	tp := newDMMTopo(t, dmmOptions{})
+	// Metrics on for the MRs (each on the loopback of its namespace).
+	tp := newDMMTopo(t, dmmOptions{repl: []string{`listen: ""                # disabled`, `listen: "` + metricsAddr + `"`}})
 	caps := map[string]*capture{}
 	for _, n := range []string{"bb", "mr11", "mr12", "mr2", "mr31", "mn1"} {
 		caps[n] = startCapture(t, tp.ns[n], n)
@@ -148,6 +149,21 @@ func TestDMMFigure1(t *testing.T) {
 			return c["mr/ForwardingEnded"] >= c["mr/ForwardingStarted"] && c["mr/ForwardingStarted"] >= 1,
 				fmt.Sprint(c["mr/ForwardingStarted"], c["mr/ForwardingEnded"])
 		})
+		// The histograms: MR2 completed MN1's handover and asked the LM
+		// where MN1 was; MR11 completed MN1's move from MR12 (attach
+		// story); MR31 queried the LM for MN1 (Figure 3).
+		for _, x := range []struct{ mr, hist string }{{"mr2", "pmip_handover_duration_seconds"},
+			{"mr2", "pmip_lm_query_duration_seconds"}, {"mr11", "pmip_handover_duration_seconds"},
+			{"mr31", "pmip_lm_query_duration_seconds"}} {
+			m := scrape(t, tp.ns[x.mr], metricsAddr)
+			n, _ := m.get(x.hist + "_count")
+			sum, _ := m.get(x.hist + "_sum")
+			if n < 1 {
+				t.Errorf("%s: %s_count %v, want > 0", x.mr, x.hist, n)
+			} else {
+				t.Logf("%s: %s count %v, mean %.2f ms", x.mr, x.hist, n, 1000*sum/n)
+			}
+		}
 	})
 
 	// §4.2: the old address is kept, deprecated; a new session uses the
