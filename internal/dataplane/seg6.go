@@ -34,6 +34,13 @@ type Seg6 struct {
 	h   *netlink.Handle
 	mu  sync.Mutex
 	cfg *Config
+	// links caches interface lookups by name (dropped when a use fails).
+	links map[string]netlink.Link
+	// mainRoutes remembers the kind of each main-table route this driver
+	// added, so that Del removes it with one request instead of dumping
+	// the routing table; a route it does not know (left by an earlier run)
+	// is found by the dump.
+	mainRoutes map[netip.Prefix]Kind
 }
 
 // NewSeg6 returns a seg6 driver working through h (nil: the current network
@@ -75,11 +82,34 @@ func netPrefix(n *net.IPNet) netip.Prefix {
 }
 
 func (d *Seg6) link(name string) (netlink.Link, error) {
+	if l, ok := d.links[name]; ok {
+		return l, nil
+	}
 	l, err := d.h.LinkByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("dataplane: interface %q: %w", name, err)
 	}
+	if d.links == nil {
+		d.links = map[string]netlink.Link{}
+	}
+	d.links[name] = l
 	return l, nil
+}
+
+// routeReplace installs a main-table route and remembers its kind; on
+// failure the interface cache is dropped (the interface may have moved).
+func (d *Seg6) routeReplace(r *netlink.Route, k Kind) error {
+	if err := d.h.RouteReplace(r); err != nil {
+		d.links = nil
+		return err
+	}
+	if r.Table == 0 || r.Table == unix.RT_TABLE_MAIN {
+		if d.mainRoutes == nil {
+			d.mainRoutes = map[netip.Prefix]Kind{}
+		}
+		d.mainRoutes[netPrefix(r.Dst)] = k
+	}
+	return nil
 }
 
 // Setup moves the local rule, adds the decapsulation rule and route for
@@ -205,15 +235,15 @@ func (d *Seg6) Add(e Entry) error {
 		if err != nil {
 			return err
 		}
-		return d.h.RouteReplace(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: prefixNet(e.Prefix),
-			Protocol: Proto, Encap: d.encapTo(e.Remote), Family: unix.AF_INET6})
+		return d.routeReplace(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: prefixNet(e.Prefix),
+			Protocol: Proto, Encap: d.encapTo(e.Remote), Family: unix.AF_INET6}, KindPrefixRoute)
 	case KindAccessRoute:
 		l, err := d.link(e.Dev)
 		if err != nil {
 			return err
 		}
-		return d.h.RouteReplace(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: prefixNet(e.Prefix),
-			Protocol: Proto, Family: unix.AF_INET6})
+		return d.routeReplace(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: prefixNet(e.Prefix),
+			Protocol: Proto, Family: unix.AF_INET6}, KindAccessRoute)
 	case KindSourceRoute:
 		l, err := d.tunnelDev()
 		if err != nil {
@@ -261,6 +291,17 @@ func (d *Seg6) Del(e Entry) error {
 	defer d.mu.Unlock()
 	switch e.Kind {
 	case KindPrefixRoute, KindAccessRoute:
+		if k, ok := d.mainRoutes[e.Prefix.Masked()]; ok {
+			if k != e.Kind {
+				return nil // the prefix's route is of the other kind now: not this entry's
+			}
+			delete(d.mainRoutes, e.Prefix.Masked())
+			err := d.h.RouteDel(&netlink.Route{Dst: prefixNet(e.Prefix), Protocol: Proto, Table: unix.RT_TABLE_MAIN, Family: unix.AF_INET6})
+			if err != nil && !errors.Is(err, unix.ESRCH) {
+				return err
+			}
+			return nil
+		}
 		routes, err := d.h.RouteListFiltered(unix.AF_INET6, &netlink.Route{Protocol: Proto, Dst: prefixNet(e.Prefix)},
 			netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_DST)
 		if err != nil {
@@ -413,6 +454,6 @@ func (d *Seg6) Flush() error {
 			}
 		}
 	}
-	d.cfg = nil
+	d.cfg, d.links, d.mainRoutes = nil, nil, nil
 	return errors.Join(errs...)
 }
