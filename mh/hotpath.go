@@ -114,11 +114,20 @@ func encodeHot(o Option, off int, b []byte) (pad, n int, handled bool, err error
 		}
 		return pad, 20, true, nil
 	case *MNIdentifier:
-		n = v.MarshalLen()
+		if v.Empty || len(v.Identifier) > 254 {
+			n = v.MarshalLen()
+			if off+n > len(b) {
+				return 0, n, true, ErrBufferTooSmall
+			}
+			return 0, n, true, v.MarshalTo(b[off : off+n])
+		}
+		n = 3 + len(v.Identifier)
 		if off+n > len(b) {
 			return 0, n, true, ErrBufferTooSmall
 		}
-		return 0, n, true, v.MarshalTo(b[off : off+n])
+		b[off], b[off+1], b[off+2] = byte(OptMNIdentifier), byte(n-2), byte(v.Subtype)
+		copy(b[off+3:off+n], v.Identifier)
+		return 0, n, true, nil
 	case *HandoffIndicator:
 		if off+4 > len(b) {
 			return 0, 4, true, ErrBufferTooSmall
@@ -142,11 +151,17 @@ func encodeHot(o Option, off int, b []byte) (pad, n int, handled bool, err error
 		be.PutUint64(o[2:], v.Value)
 		return pad, 10, true, nil
 	case *MNLinkLayerID:
-		n = v.MarshalLen()
+		n = 4 + len(v.LinkLayerID)
+		if n > 257 {
+			return 0, n, true, v.MarshalTo(b[off:]) // the error
+		}
 		if off+n > len(b) {
 			return 0, n, true, ErrBufferTooSmall
 		}
-		return 0, n, true, v.MarshalTo(b[off : off+n])
+		b[off], b[off+1] = byte(OptMNLinkLayerID), byte(n-2)
+		be.PutUint16(b[off+2:], v.Reserved)
+		copy(b[off+4:off+n], v.LinkLayerID)
+		return 0, n, true, nil
 	case *LinkLocalAddress:
 		pad = Alignment{8, 6}.Pad(off)
 		if off+pad+18 > len(b) {
