@@ -140,6 +140,12 @@ func newIPsecDMMTopo(t *testing.T, keyDir string, beforeStart func(tp *dmmTopo))
 // DMM carrier type 11, HI/HAck with MN1's identifier), and that a clear HI
 // injected from MR11's address to MR12 is dropped and counted there and
 // never reaches the MR.
+//
+// With two MRs no Redirect crosses the wire: the previous MR redirects the
+// correspondents' MRs other than the new MR (dmm/mr redirectAll), and here
+// the correspondent's MR is the new MR. The MR-MR SAs and policies cover
+// Redirect/Redirect Ack all the same (MH type 11); exercising them needs a
+// third MR.
 func TestIPsecDMM(t *testing.T) {
 	netnstest.RequireRoot(t)
 	tshark := testdeps.Ensure(t, "tshark", "tshark")
