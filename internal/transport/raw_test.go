@@ -1,6 +1,9 @@
 package transport
 
 import (
+	"github.com/pmipdmm/pmipdmm/internal/netnstest"
+	"github.com/pmipdmm/pmipdmm/internal/testdeps"
+
 	"fmt"
 	"net/netip"
 	"os"
@@ -20,12 +23,8 @@ import (
 // with t.Cleanup whatever happens.
 func netnsPair(t *testing.T, addrA, addrB netip.Addr) (nsA, nsB string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("iproute2 'ip' not found")
-	}
+	netnstest.RequireRoot(t)
+	testdeps.Ensure(t, "ip", "iproute2")
 	tag := fmt.Sprintf("%d%d", os.Getpid()%100000, time.Now().UnixNano()%10000)
 	nsA, nsB = "tra"+tag, "trb"+tag
 	run := func(args ...string) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pmipdmm/pmipdmm/internal/netnstest"
+	"github.com/pmipdmm/pmipdmm/internal/testdeps"
 )
 
 // The draft's Figure 1 in namespaces (configs/dmm-*.yaml):
@@ -80,9 +81,7 @@ type dmmOptions struct {
 // MR12's link, MN2 on MR31's, MN3 on MAG32's (links up at once).
 func newDMMTopo(t *testing.T, o dmmOptions) *dmmTopo {
 	netnstest.RequireRoot(t)
-	if _, err := exec.LookPath("etcd"); err != nil {
-		t.Skip("etcd not installed (Debian package etcd-server)")
-	}
+	testdeps.Ensure(t, "etcd", "etcd-server") // installs Debian's etcd-server when missing
 	tp := &dmmTopo{dir: t.TempDir(), ns: map[string]*netnstest.NS{}, d: map[string]*daemon{}}
 	tp.pmipd, tp.pmipdemo = buildBinaries(t, tp.dir)
 	for _, n := range []string{"bb", "mr11", "mr12", "lmhaa1", "mr2", "lmhaa2", "mr31", "mr32", "lm3", "haa3", "mag32", "mn1", "mn2", "mn3", "cn"} {

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/pmipdmm/pmipdmm/internal/testdeps"
+
 	"bufio"
 	"bytes"
 	"fmt"
@@ -213,10 +215,7 @@ const unitFile = moduleRoot + "/interop/systemd/pmipd@.service"
 // verify (an instance of the template, with ExecStart pointing at a built
 // pmipd): no error and no warning (an unknown key is only a warning).
 func TestMigrationSystemdUnit(t *testing.T) {
-	sa, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skipf("systemd-analyze not found (%v): install the Debian package systemd to verify the unit", err)
-	}
+	sa := testdeps.Ensure(t, "systemd-analyze", "systemd") // installs Debian's systemd when missing
 	dir := t.TempDir()
 	pmipd := buildPmipd(t, dir)
 	b, err := os.ReadFile(unitFile)
