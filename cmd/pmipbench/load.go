@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -18,10 +19,14 @@ import (
 
 var loadCmd = &command{
 	name: "load",
-	args: "--lma ADDR --mag-addr ADDR[,ADDR...] [--mags N] [--dev IF] [--duration D | --count N] [flags]",
+	args: "[--target lma|lm|haa] --lma ADDR --mag-addr ADDR[,ADDR...] [--mags N] [--dev IF] [--duration D | --count N] [flags]",
 	summary: "Emulate MAGs and MNs against an LMA: registration, re-registration, handovers\n" +
 		"(HI=3 or HI=4), de-registration; report throughput, latency percentiles, the PBA\n" +
-		"status histogram and time-outs.",
+		"status histogram and time-outs. An MR of deployment A answers PBUs as an LMA:\n" +
+		"drive it with --target lma. --target lm drives an LM (location updates = PBU with\n" +
+		"D flag and Serving MAAR, moves, Location Queries by address, prefix, MN-ID) and\n" +
+		"--target haa an HAA (allocations, holdings queries), both as in docs/wire-format.md;\n" +
+		"then --lma is the LM's or HAA's address and the MAG addresses are the emulated MRs.",
 }
 
 func init() {
@@ -54,6 +59,50 @@ func parseMix(s string) (bench.Mix, error) {
 	return m, nil
 }
 
+// parseDMMMix parses --mix for --target lm (update, move, query-addr,
+// query-prefix, query-mnid) or haa (allocate, holdings).
+func parseDMMMix(target, s string) (bench.DMMMix, error) {
+	var m bench.DMMMix
+	if s == "" {
+		return m, nil // the target's default
+	}
+	want := "update=N,move=N,query-addr=N,query-prefix=N,query-mnid=N"
+	if target == bench.TargetHAA {
+		want = "allocate=N,holdings=N"
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		n, err := strconv.Atoi(v)
+		if !ok || err != nil || n < 0 {
+			return m, fmt.Errorf("--mix %q: want %s", s, want)
+		}
+		var w *int
+		switch {
+		case target == bench.TargetLM && k == "update":
+			w = &m.Update
+		case target == bench.TargetLM && k == "move":
+			w = &m.Move
+		case target == bench.TargetLM && k == "query-addr":
+			w = &m.QueryAddr
+		case target == bench.TargetLM && k == "query-prefix":
+			w = &m.QueryPrefix
+		case target == bench.TargetLM && k == "query-mnid":
+			w = &m.QueryMNID
+		case target == bench.TargetHAA && k == "allocate":
+			w = &m.Allocate
+		case target == bench.TargetHAA && k == "holdings":
+			w = &m.Holdings
+		default:
+			return m, fmt.Errorf("--mix: %q is no operation of --target %s (%s)", k, target, want)
+		}
+		*w = n
+	}
+	if m == (bench.DMMMix{}) {
+		return m, fmt.Errorf("--mix %q: all weights zero", s)
+	}
+	return m, nil
+}
+
 func runLoad(args []string, stdout, stderr io.Writer) int {
 	c := loadCmd
 	fs := newFlagSet(c, stderr)
@@ -68,7 +117,10 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Duration, "duration", 0, "run for this long")
 	fs.Uint64Var(&cfg.Count, "count", 0, "stop after this many PBUs")
 	fs.DurationVar(&cfg.Timeout, "timeout", time.Second, "wait this long for a PBA")
-	mix := fs.String("mix", "rereg=70,handover=20,dereg=10", "what a registered MN does next, by weight")
+	target := fs.String("target", "lma", "what --lma is: lma (an LMA, or an MR of deployment A), lm or haa")
+	mix := fs.String("mix", "", "what a registered MN does next, by weight: lma rereg=70,handover=20,dereg=10;\n"+
+		"lm update=20,move=10,query-addr=30,query-prefix=20,query-mnid=20; haa allocate=20,holdings=80")
+	pfxs := fs.String("prefixes", "2001:db8:f000::/36", "--target lm: MN i's prefix is the i-th /64 of this")
 	hi := fs.Uint("handover-hi", 3, "handover semantics: 3 (new MAG sends HI=3) or 4 (old MAG de-registers, new MAG sends HI=4)")
 	life := fs.Uint("lifetime", 150, "requested lifetime, in 4 s units")
 	att := fs.Uint("att", 4, "Access Technology Type")
@@ -87,8 +139,25 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	if err := mf.parse(); err != nil {
 		return usageError(c, stderr, "%v", err)
 	}
-	if cfg.Mix, err = parseMix(*mix); err != nil {
-		return usageError(c, stderr, "%v", err)
+	var dmix bench.DMMMix
+	var dpfx netip.Prefix
+	switch *target {
+	case "lma":
+		if *mix == "" {
+			*mix = "rereg=70,handover=20,dereg=10"
+		}
+		if cfg.Mix, err = parseMix(*mix); err != nil {
+			return usageError(c, stderr, "%v", err)
+		}
+	case bench.TargetLM, bench.TargetHAA:
+		if dmix, err = parseDMMMix(*target, *mix); err != nil {
+			return usageError(c, stderr, "%v", err)
+		}
+		if dpfx, err = netip.ParsePrefix(*pfxs); err != nil {
+			return usageError(c, stderr, "--prefixes: %v", err)
+		}
+	default:
+		return usageError(c, stderr, "--target %q: lma, lm or haa", *target)
 	}
 	if *hi != 3 && *hi != 4 {
 		return usageError(c, stderr, "--handover-hi %d: 3 or 4", *hi)
@@ -123,6 +192,11 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *target != "lma" {
+		return runDMMLoad(ctx, bench.DMMLoadConfig{Target: *target, Server: cfg.LMA, MRs: trs, MNs: cfg.MNs, MNFormat: cfg.MNFormat,
+			MNBase: cfg.MNBase, Prefixes: dpfx, Rate: cfg.Rate, Window: cfg.Window, Duration: cfg.Duration, Count: cfg.Count,
+			Timeout: cfg.Timeout, Mix: dmix, Lifetime: cfg.Lifetime, ATT: cfg.ATT, Seed: cfg.Seed}, *asJSON, stdout, stderr)
+	}
 	rep, err := bench.Load(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "pmipbench load: %v\n", err)
@@ -134,6 +208,41 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 		enc.Encode(rep)
 	} else {
 		writeLoadReport(stdout, rep)
+	}
+	return exitOK
+}
+
+func runDMMLoad(ctx context.Context, cfg bench.DMMLoadConfig, asJSON bool, stdout, stderr io.Writer) int {
+	rep, err := bench.DMMLoad(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "pmipbench load: %v\n", err)
+		return exitFail
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+		return exitOK
+	}
+	r := &rep.LoadReport
+	fmt.Fprintf(stdout, "target %s: %d MRs, %d MNs, window %d, rate %s\n", r.Target, r.MAGs, r.MNs, r.Window, rateText(r.Rate))
+	fmt.Fprintf(stdout, "elapsed %.3f s: sent %d, answered %d (accepted %d, rejected %d), timeouts %d, unmatched %d, send errors %d, wrong answers %d\n",
+		r.Elapsed.Seconds(), r.Sent, r.Answered, r.Accepted, r.Rejected, r.Timeouts, r.Unmatched, r.SendErrors, rep.Wrong)
+	if rep.WrongExample != "" {
+		fmt.Fprintf(stdout, "first wrong answer: %s\n", rep.WrongExample)
+	}
+	fmt.Fprintf(stdout, "throughput %.0f answers/s\n", r.Throughput)
+	l := r.Latency
+	fmt.Fprintf(stdout, "latency: min %s  p50 %s  p90 %s  p99 %s  max %s  mean %s\n", ms(l.Min), ms(l.P50), ms(l.P90), ms(l.P99), ms(l.Max), ms(l.Mean))
+	fmt.Fprintln(stdout, "operations:")
+	for _, op := range []bench.DMMOp{bench.OpLMUpdate, bench.OpLMMove, bench.OpQueryAddress, bench.OpQueryPrefix, bench.OpQueryMNID, bench.OpHAAAllocate, bench.OpHAAHoldings} {
+		if c, ok := r.Ops[op.String()]; ok {
+			fmt.Fprintf(stdout, "  %-15s sent %d, answered %d, timeouts %d\n", op, c.Sent, c.Answered, c.Timeouts)
+		}
+	}
+	fmt.Fprintln(stdout, "status:")
+	for _, s := range r.Status {
+		fmt.Fprintf(stdout, "  %-14s %3d %-40s %d\n", s.Message, s.Code, s.Name, s.Count)
 	}
 	return exitOK
 }

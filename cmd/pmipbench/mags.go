@@ -26,7 +26,7 @@ type magFlags struct {
 }
 
 func (m *magFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&m.lma, "lma", "", "target LMA address (required)")
+	fs.StringVar(&m.lma, "lma", "", "target address (required): the LMA, or the LM or HAA with --target lm|haa")
 	fs.StringVar(&m.addrs, "mag-addr", "", "MAG source addresses, comma-separated; with --mags N, the first of N consecutive ones (required)")
 	fs.IntVar(&m.count, "mags", 0, "number of consecutive MAG addresses from the first --mag-addr")
 	fs.StringVar(&m.dev, "dev", "", "add the MAG addresses to this interface (/128, nodad) for the run, and remove them afterwards")

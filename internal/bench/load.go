@@ -150,6 +150,9 @@ type StatusCount struct {
 	Code  uint8  `json:"code"`
 	Name  string `json:"name"`
 	Count uint64 `json:"count"`
+	// Message is the answer's kind where a run gets several ("PBA",
+	// "Location Reply"); empty for the LMA's PBAs.
+	Message string `json:"message,omitempty"`
 }
 
 // LoadReport is the outcome of Load. Sent == Answered + Timeouts (a PBU
