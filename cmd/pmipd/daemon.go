@@ -34,8 +34,8 @@ type daemon struct {
 	driverReason string
 	tr           transport.Transport
 	started      time.Time
-	restarts     uint32    // RFC 5847 Restart Counter of the LMA or MAG (from the state file)
-	state        *state.DB // node.state_dir/state.db, for the lma and mag roles
+	restarts     uint32    // RFC 5847 Restart Counter of the LMA, MAG or MR (from the state file)
+	state        *state.DB // node.state_dir/state.db, for the lma, mag and mr roles
 
 	lma      *lma.LMA
 	lmaStop  context.CancelFunc
@@ -80,7 +80,7 @@ func start(cfg *config.Config, logger *logrus.Logger, base *logrus.Entry) (_ *da
 	if cfg.Has(config.RoleLMA) && cfg.Has(config.RoleMAG) {
 		return nil, errors.New("roles: lma and mag in one process are not supported (they would share one MH socket): run one pmipd per role")
 	}
-	if cfg.Has(config.RoleLMA) || cfg.Has(config.RoleMAG) {
+	if cfg.Has(config.RoleLMA) || cfg.Has(config.RoleMAG) || cfg.Has(config.RoleMR) {
 		if d.state, err = openState(cfg.Node.StateDir); err != nil {
 			return nil, err
 		}
@@ -93,11 +93,13 @@ func start(cfg *config.Config, logger *logrus.Logger, base *logrus.Entry) (_ *da
 	}
 	d.dp, d.driverReason = dp, reason
 	d.log.WithField("driver", dp.Name()).WithField("reason", reason).Info("data plane selected")
-	if !cfg.Has(config.RoleLMA) {
+	if !cfg.Has(config.RoleLMA) && !mrReconciles(cfg) {
 		// Nothing of these roles' data plane is resumed from the state
 		// file (a restored MAG entry installs its routes when its MN is
 		// seen again): whatever a previous run left tagged in the kernel
-		// goes. The LMA reconciles with its restored bindings in startLMA.
+		// goes. The LMA reconciles with its restored bindings in startLMA,
+		// an MR without an LMA or MAG beside it with its restored nodes
+		// in startMR.
 		if err := d.reconcile(nil, "the (empty) wanted state"); err != nil {
 			return nil, err
 		}
@@ -127,6 +129,12 @@ func start(cfg *config.Config, logger *logrus.Logger, base *logrus.Entry) (_ *da
 		return nil, err
 	}
 	return d, nil
+}
+
+// mrReconciles: the MR is the only role with data plane state in this
+// process, so startMR reconciles the kernel with its restored nodes.
+func mrReconciles(cfg *config.Config) bool {
+	return cfg.Has(config.RoleMR) && !cfg.Has(config.RoleLMA) && !cfg.Has(config.RoleMAG)
 }
 
 // openState opens dir/state.db (creating dir), the persistent state of

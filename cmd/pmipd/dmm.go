@@ -24,6 +24,7 @@ import (
 	"github.com/pmipdmm/pmipdmm/dmm/store/etcdstore"
 	"github.com/pmipdmm/pmipdmm/dmm/wire"
 	"github.com/pmipdmm/pmipdmm/internal/config"
+	"github.com/pmipdmm/pmipdmm/internal/dataplane"
 	"github.com/pmipdmm/pmipdmm/internal/metrics"
 	"github.com/pmipdmm/pmipdmm/internal/mgmt"
 	"github.com/pmipdmm/pmipdmm/internal/ndp"
@@ -272,6 +273,9 @@ func mrConfig(c *config.Config) mr.Config {
 func (d *daemon) startMR(x *dmmRoles, base *logrus.Entry) error {
 	c := d.cfg
 	mc := mrConfig(c)
+	// With a Store the MR resumes its attached nodes and keeps its
+	// RFC 5847 Restart Counter in node.state_dir/state.db.
+	mc.Store = d.state.MR()
 	deps := mr.Deps{Transport: d.tr, DataPlane: d.dp, Log: base}
 
 	// LM and HAA: in process when this pmipd runs them, else clients on
@@ -344,6 +348,25 @@ func (d *daemon) startMR(x *dmmRoles, base *logrus.Entry) error {
 	m, err := mr.New(mc, deps)
 	if err != nil {
 		return err
+	}
+	st := m.Loaded()
+	x.log.WithFields(logrus.Fields{"restored": st.Restored, "expired": st.Expired, "lost": st.Lost,
+		"restart_counter": st.RestartCounter, "counter_bumped": st.CounterBumped}).Info("MR state loaded")
+	if mrReconciles(c) {
+		d.restarts = st.RestartCounter
+		// The kernel is made to match the restored nodes before the MR
+		// serves: their routes stay (or come back), the others go. The
+		// driver needs its setup for the routes (Run repeats it).
+		want, err := m.Entries(context.Background())
+		if err != nil {
+			return err
+		}
+		if err := d.dp.Setup(dataplane.Config{Local: mc.Address, Dev: mc.CoreDev}); err != nil {
+			return fmt.Errorf("mr: data plane setup: %w", err)
+		}
+		if err := d.reconcile(want, "the MR's restored nodes"); err != nil {
+			return err
+		}
 	}
 	x.mr, x.mrDone, x.running = m, make(chan error, 1), true
 	go func() { x.mrDone <- m.Run(x.ctx) }()

@@ -139,17 +139,27 @@ func (m *MR) Counters(ctx context.Context) (Counters, error) {
 }
 
 // Entries returns the data plane entries the MR wants installed (for
-// dataplane.Reconcile after a restart).
+// dataplane.Reconcile after a restart). Before Run (from the goroutine
+// that starts it) it returns those of the nodes restored from the Store.
 func (m *MR) Entries(ctx context.Context) ([]dataplane.Entry, error) {
 	var out []dataplane.Entry
-	err := m.call(ctx, func() {
+	collect := func() {
 		for _, e := range m.down {
 			out = append(out, e)
 		}
 		for _, e := range m.up {
 			out = append(out, e)
 		}
-	})
+	}
+	var err error
+	select {
+	case <-m.started:
+		err = m.call(ctx, collect)
+	case <-m.done:
+		err = ErrStopped
+	default:
+		collect() // not running yet: nothing else touches the state
+	}
 	dataplane.SortEntries(out)
 	return out, err
 }

@@ -387,6 +387,7 @@ func (m *MR) finishAttach(b *binding) {
 	}
 	b.expires = m.d.Clock.Now().Add(b.lifetime)
 	m.armBinding(b)
+	m.markDirty(b)
 	if b.moved {
 		m.counters.Moves++
 		if m.d.OnHandover != nil {
@@ -426,21 +427,28 @@ func (m *MR) unrouteHere(b *binding, p netip.Prefix) {
 // armBinding (re)starts the binding's lifetime: a legacy MAG must
 // re-register (deployment A); at the access the MR refreshes the LM.
 func (m *MR) armBinding(b *binding) {
+	m.armBindingIn(b, b.lifetime, b.lifetime*4/5)
+}
+
+// armBindingIn arms the binding's timer: its expiry after expiry
+// (deployment A) or its refresh after refresh (deployment B).
+func (m *MR) armBindingIn(b *binding, expiry, refresh time.Duration) {
 	if b.timer != nil {
 		b.timer.Stop()
 	}
 	gen := b.gen
 	if m.cfg.Deployment == DeployLMA {
-		b.timer = m.after(b.lifetime, func() {
+		b.timer = m.after(expiry, func() {
 			if m.current(b, gen) {
 				m.detach(b, "binding lifetime expired")
 			}
 		})
 		return
 	}
-	b.timer = m.after(b.lifetime*4/5, func() {
+	b.timer = m.after(refresh, func() {
 		if m.current(b, gen) && b.state == bAttached {
 			b.expires = m.d.Clock.Now().Add(b.lifetime)
+			m.markDirty(b)
 			if b.moved || m.cfg.UpdateLMOnAttach {
 				m.updateLM(b, b.lifetime)
 			}
@@ -485,6 +493,7 @@ func (m *MR) detach(b *binding, why string) {
 	}
 	b.stop()
 	delete(m.mns, b.key)
+	m.markDirty(b)
 	m.counters.Detaches++
 	for _, x := range b.prefixes {
 		if m.byPrefix[x.p] == b {
@@ -538,12 +547,14 @@ func (m *MR) advertise(b *binding, withdraw bool) {
 		}
 		a.Prefixes = append(a.Prefixes, ap)
 	}
-	if err := m.d.Access.Advertise(a); err != nil {
-		m.counters.RAErrors++
-		b.log.WithError(err).Warn("RA failed")
-		return
-	}
-	m.counters.RAs++
+	m.deferOut(func() {
+		if err := m.d.Access.Advertise(a); err != nil {
+			m.counters.RAErrors++
+			b.log.WithError(err).Warn("RA failed")
+			return
+		}
+		m.counters.RAs++
+	})
 }
 
 // handleAccess processes an event of the MAG part (deployment B).
@@ -558,6 +569,7 @@ func (m *MR) handleAccess(ev AccessEvent) {
 			if b.link != ev.Link || b.ifindex != ev.IfIndex {
 				// Same node on another link of this MR: move its routes.
 				b.link, b.ifindex = ev.Link, ev.IfIndex
+				m.markDirty(b)
 				if b.state == bAttached {
 					for _, x := range b.prefixes {
 						m.setDown(x.p, m.accessEntry(b, x.p))

@@ -137,6 +137,9 @@ type Config struct {
 	// MTU and RouterLifetime of the RAs (deployment B).
 	MTU            uint32
 	RouterLifetime time.Duration
+	// Store, optional, persists the attached nodes and the RFC 5847
+	// Restart Counter so that a restarted MR resumes them (see Store).
+	Store Store
 }
 
 // Deps are the MR's injected parts.

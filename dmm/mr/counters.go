@@ -38,6 +38,8 @@ type Counters struct {
 	// path; SourceQueries: LM queries they caused (the previous MR
 	// looking for the correspondents' MRs to redirect).
 	HeldSources, SourceQueries uint64
+	// StoreErrors: state store writes that failed (their answers withheld).
+	StoreErrors uint64
 }
 
 func (c *Counters) init() {

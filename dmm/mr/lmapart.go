@@ -103,7 +103,7 @@ func (m *MR) handlePBU(src netip.Addr, pbu *mh.BindingUpdate) {
 		} else if b.hasSeq && uint16(b.lastSeq-pbu.Sequence) <= 32768 {
 			pba := m.buildPBA(c, mh.StatusSequenceOutOfWindow, nil)
 			pba.Sequence = b.lastSeq
-			m.send(src, pba)
+			m.deferOut(func() { m.send(src, pba) })
 			return
 		}
 	}
@@ -140,6 +140,7 @@ func (m *MR) handlePBU(src netip.Addr, pbu *mh.BindingUpdate) {
 			}
 		}
 		m.accept(b, c)
+		m.markDirty(b)
 		if b.mag != src {
 			// Handoff between two MAGs of this MR (RFC 5213 §5.3.4).
 			b.mag = src
@@ -163,8 +164,11 @@ func (m *MR) accept(b *binding, c *pbuCtx) {
 	b.att, b.hi = c.att, c.hi
 }
 
+// sendPBA sends the PBA once the state it acknowledges is durable (with a
+// Store; in order with the other answers).
 func (m *MR) sendPBA(c *pbuCtx, st mh.Status, b *binding) {
-	m.send(c.src, m.buildPBA(c, st, b))
+	pba := m.buildPBA(c, st, b)
+	m.deferOut(func() { m.send(c.src, pba) })
 }
 
 // buildPBA builds the PBA of RFC 5213 §5.3.6.

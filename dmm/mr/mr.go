@@ -81,6 +81,17 @@ type MR struct {
 	// redirected to for a prefix anchored here (Figure 4).
 	srcLookups map[netip.Prefix]*srcLookup
 	redirected map[corrKey]netip.Addr
+
+	// Persistence (Config.Store): keys of nodes changed by the current
+	// operation, sends waiting for them to be durable, commits in flight;
+	// what New restored for Run to resume, and dropped for it to delete.
+	dirty          map[string]struct{}
+	out            []func()
+	storePending   int
+	restored       []*binding
+	loadDrop       []string
+	loadStats      LoadStats
+	restartCounter uint32
 }
 
 // New checks the configuration and returns an MR ready to Run.
@@ -110,6 +121,7 @@ func New(cfg Config, d Deps) (*MR, error) {
 		held: map[netip.Prefix]string{}, his: map[uint16]*hiTx{}, redirects: map[uint16]*redirectTx{},
 		txbuf:      make([]byte, 0, 1280),
 		srcLookups: map[netip.Prefix]*srcLookup{}, redirected: map[corrKey]netip.Addr{},
+		dirty: map[string]struct{}{},
 	}
 	for _, p := range cfg.Pools {
 		if p.AnchorMR == cfg.Address {
@@ -117,6 +129,11 @@ func New(cfg Config, d Deps) (*MR, error) {
 		}
 	}
 	m.counters.init()
+	if cfg.Store != nil {
+		if err := m.loadStore(); err != nil {
+			return nil, fmt.Errorf("mr: state store: %w", err)
+		}
+	}
 	return m, nil
 }
 
@@ -137,6 +154,9 @@ func (m *MR) Run(ctx context.Context) error {
 	m.runCtx = ctx
 	if err := m.d.DataPlane.Setup(dataplane.Config{Local: m.cfg.Address, Dev: m.cfg.CoreDev}); err != nil {
 		return fmt.Errorf("mr: data plane setup: %w", err)
+	}
+	if m.cfg.Store != nil {
+		m.resumeStore()
 	}
 	for _, p := range m.cfg.Pools {
 		if m.cfg.Routing == RoutingQuery || p.AnchorMR == m.cfg.Address {
@@ -174,6 +194,7 @@ func (m *MR) Run(ctx context.Context) error {
 		select {
 		case op := <-m.ops:
 			op()
+			m.flushStore()
 		case <-ctx.Done():
 			m.stopTimers()
 			return nil
@@ -406,7 +427,12 @@ func (m *MR) handlePacket(p transport.Packet) {
 		m.handleRedirectAck(p.Src, x)
 	case *mh.Heartbeat:
 		if !x.Response() {
-			m.send(p.Src, &mh.Heartbeat{Flags: mh.HeartbeatFlagR, Sequence: x.Sequence})
+			resp := &mh.Heartbeat{Flags: mh.HeartbeatFlagR, Sequence: x.Sequence}
+			if m.cfg.Store != nil {
+				// RFC 5847 §3.4: the Restart Counter kept in the store.
+				resp.Options = mh.Options{&mh.RestartCounter{Counter: m.restartCounter}}
+			}
+			m.send(p.Src, resp)
 		}
 	default:
 		m.counters.drop("unexpected " + msgName(msg))
