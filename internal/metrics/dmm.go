@@ -85,6 +85,7 @@ func (c *collector) collectMR(ctx context.Context, ch chan<- prometheus.Metric) 
 		errs := map[string]uint64{
 			"lm_query": cnt.QueryErrors, "lm_update": cnt.LMErrors, "haa": cnt.HAAErrors,
 			"punt": cnt.PuntErrors, "dataplane": cnt.DataPlaneErrors, "ra_send": cnt.RAErrors,
+			"store": cnt.StoreErrors,
 		}
 		for r, v := range cnt.Dropped {
 			errs[Kind(r)] += v
