@@ -111,33 +111,13 @@ func (s lmaStore) SaveLMA(c lma.StoreChanges, done func(error)) {
 		if err != nil {
 			return err
 		}
-		for _, k := range dels {
-			if err := bb.Delete(k); err != nil {
-				return err
-			}
+		if err := applyBatch(bb, dels, puts); err != nil {
+			return err
 		}
-		for _, k := range rels {
-			if err := ab.Delete(k); err != nil {
-				return err
-			}
+		if err := applyBatch(ab, rels, allocs); err != nil {
+			return err
 		}
-		for _, kv := range puts {
-			if err := bb.Put(kv[0], kv[1]); err != nil {
-				return err
-			}
-		}
-		for _, kv := range allocs {
-			if err := ab.Put(kv[0], kv[1]); err != nil {
-				return err
-			}
-		}
-		cb := tx.Bucket(bucketLMACursors)
-		for _, kv := range curs {
-			if err := cb.Put(kv[0], kv[1]); err != nil {
-				return err
-			}
-		}
-		return nil
+		return applyBatch(tx.Bucket(bucketLMACursors), nil, curs)
 	}, done)
 }
 

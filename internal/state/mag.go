@@ -51,24 +51,7 @@ func (s magStore) SaveMAG(put []mag.StoredBUL, del []string, done func(error)) {
 	for i := range put {
 		puts[i] = [2][]byte{[]byte(put[i].Key), encodeBUL(&put[i])}
 	}
-	dels := make([][]byte, len(del))
-	for i, k := range del {
-		dels[i] = []byte(k)
-	}
-	s.d.submit(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketMAGBUL)
-		for _, k := range dels {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		for _, kv := range puts {
-			if err := b.Put(kv[0], kv[1]); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, done)
+	s.d.saveKeyed(bucketMAGBUL, puts, del, done)
 }
 
 // SetRestartCounter durably records the MAG's Restart Counter.

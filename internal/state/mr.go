@@ -59,27 +59,7 @@ func (s mrStore) SaveMR(put []mr.StoredMN, del []string, done func(error)) {
 	for i := range put {
 		puts[i] = [2][]byte{[]byte(put[i].MN), encodeMRNode(&put[i])}
 	}
-	dels := make([][]byte, len(del))
-	for i, k := range del {
-		dels[i] = []byte(k)
-	}
-	s.d.submit(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketMRNodes)
-		if err != nil {
-			return err
-		}
-		for _, k := range dels {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		for _, kv := range puts {
-			if err := b.Put(kv[0], kv[1]); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, done)
+	s.d.saveKeyed(bucketMRNodes, puts, del, done)
 }
 
 // SetRestartCounter durably records the MR's Restart Counter.
