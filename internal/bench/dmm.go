@@ -463,18 +463,7 @@ func homeAddr(p netip.Prefix) netip.Addr {
 }
 
 func (r *dmmRun) flush(p *dmmPeer) {
-	sent := 0
-	var err error
-	if bs, ok := p.tr.(batchSender); ok {
-		sent, err = bs.SendBatch(p.out)
-	} else {
-		for _, pk := range p.out {
-			if err = p.tr.Send(pk.Dst, pk.Data); err != nil {
-				break
-			}
-			sent++
-		}
-	}
+	sent, err := sendAll(p.tr, p.out)
 	if err != nil {
 		for _, seq := range p.meta[sent:] {
 			p.mu.Lock()

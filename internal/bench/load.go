@@ -227,6 +227,21 @@ type batchSender interface {
 	SendBatch(ps []transport.Packet) (int, error)
 }
 
+// sendAll sends out through tr, in one batch when tr can, and returns how
+// many went out before the first error.
+func sendAll(tr transport.Transport, out []transport.Packet) (sent int, err error) {
+	if bs, ok := tr.(batchSender); ok {
+		return bs.SendBatch(out)
+	}
+	for _, p := range out {
+		if err = tr.Send(p.Dst, p.Data); err != nil {
+			return sent, err
+		}
+		sent++
+	}
+	return sent, nil
+}
+
 type magState struct {
 	idx      int32
 	tr       transport.Transport
@@ -553,18 +568,7 @@ func (r *loadRun) flush() {
 }
 
 func (r *loadRun) flushMAG(ms *magState) {
-	sent := 0
-	var err error
-	if bs, ok := ms.tr.(batchSender); ok {
-		sent, err = bs.SendBatch(ms.out)
-	} else {
-		for _, p := range ms.out {
-			if err = ms.tr.Send(p.Dst, p.Data); err != nil {
-				break
-			}
-			sent++
-		}
-	}
+	sent, err := sendAll(ms.tr, ms.out)
 	if err != nil {
 		// The rest were not sent: undo them.
 		for _, seq := range ms.meta[sent:] {
