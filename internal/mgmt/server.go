@@ -208,12 +208,7 @@ func (s *Server) bindings(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	now := s.now()
-	out := make([]Binding, 0, len(bs))
-	for _, b := range bs {
-		out = append(out, fromBinding(b, now))
-	}
-	writeJSON(w, http.StatusOK, map[string][]Binding{"bindings": out})
+	s.writeBindings(w, bs)
 }
 
 func (s *Server) binding(w http.ResponseWriter, r *http.Request) {
@@ -231,6 +226,11 @@ func (s *Server) binding(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &Error{Status: http.StatusNotFound, Code: "not_found", Detail: fmt.Sprintf("no binding for MN %q", mn)})
 		return
 	}
+	s.writeBindings(w, bs)
+}
+
+// writeBindings answers with the bindings as the API shows them.
+func (s *Server) writeBindings(w http.ResponseWriter, bs []lma.Binding) {
 	now := s.now()
 	out := make([]Binding, 0, len(bs))
 	for _, b := range bs {
