@@ -59,11 +59,24 @@ type LinkAccessConfig struct {
 // DefaultNeighborRetrans is the access links' NS retransmission time.
 const DefaultNeighborRetrans = 100 * time.Millisecond
 
-// tuneNeighbor sets the NS retransmission of an access link (best
-// effort: /proc/sys of the calling process's namespace, which is the
-// links' in pmipd).
-func (a *LinkAccess) tuneNeighbor(ifname string) {
+// tuneLink prepares an access link (best effort: /proc/sys of the calling
+// process's namespace, which is the links' in pmipd):
+//   - net.ipv6.conf.<link>.ignore_routes_with_linkdown = 1: when the
+//     carrier goes (the node left through an access point, the MR's link
+//     stays), the kernel stops using the node's access route at once and
+//     its packets fall through to the punt's watched space, where they
+//     are held (a Miss while attached, then the departure's hold) instead
+//     of being sent into a link without carrier until the MR has
+//     processed the event (1-5 ms, packets lost);
+//   - the NS retransmission (NeighborRetrans).
+func (a *LinkAccess) tuneLink(ifname string) {
 	if strings.ContainsAny(ifname, "/.") || ifname == "" {
+		return
+	}
+	if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+ifname+"/ignore_routes_with_linkdown", []byte("1"), 0o644); err != nil {
+		a.log.WithError(err).WithField("interface", ifname).Debug("access link routes kept in use without carrier")
+	}
+	if a.cfg.NeighborRetrans < 0 {
 		return
 	}
 	dir := "/proc/sys/net/ipv6/neigh/" + ifname + "/"
@@ -198,9 +211,7 @@ func (a *LinkAccess) linkEvent(ev mag.LinkEvent) []AccessEvent {
 	case mag.LinkUp:
 		l.moved = l.moved || ev.Moved
 		l.up = true
-		if a.cfg.NeighborRetrans >= 0 {
-			a.tuneNeighbor(ev.Ifname)
-		}
+		a.tuneLink(ev.Ifname)
 		out = a.tryAttach(l, out)
 	case mag.LinkDown, mag.LinkRemoved:
 		l.up = false

@@ -65,10 +65,10 @@ type binding struct {
 	timer    clock.Timer
 	ctx      *mh.MobilityContext // from the previous MR's HAck
 
-	// A known-moving node (HI 3): the HAA and the LM are asked at once,
-	// and the HI goes to the previous MR as soon as the LM names it (the
-	// routes of the prefixes it names are installed first), before the
-	// HAA's answer, a new prefix and the LM update. hiSent: the HI went.
+	// The HAA and the LM are asked at once, and the HI goes to the
+	// previous MR as soon as the LM names it (the routes of the prefixes
+	// it names are installed first), before the HAA's answer, a new
+	// prefix and the LM update. hiSent: the HI went.
 	hiSent   bool
 	join     int // answers still awaited of the parallel HAA/LM calls
 	joinHS   []Holding
@@ -123,9 +123,14 @@ func (m *MR) uplinkDev(b *binding) string {
 }
 
 // startAttach begins the attachment of b (draft §4.1, §4.2): the HAA is
-// asked for every prefix the node holds and the LM for where it was. For
-// a node known to move here (handoff indicator 3) both are asked at once,
-// and the LM's answer alone starts the context transfer (earlyHandover).
+// asked for every prefix the node holds and, at the same time, the LM for
+// where it was. When the LM names another MR, its answer alone starts the
+// context transfer (earlyHandover): a node that moves is served before
+// the HAA answers. This costs one LM query per attachment of a new node
+// (the LM answers "unknown"), and saves the HAA's round trip on every
+// handover, whether the MR knows the node moves (handoff indicator 3: a
+// link moved here, a legacy MAG's PBU) or only sees it appear (carrier
+// on an access link it shares with an access point, a first frame).
 func (m *MR) startAttach(b *binding) {
 	b.state = bAttaching
 	b.gen++
@@ -133,47 +138,32 @@ func (m *MR) startAttach(b *binding) {
 	m.mns[b.key] = b
 	key := b.key
 	b.started = m.d.Clock.Now()
-	if b.hi == mh.HIHandoffBetweenMAGs {
-		b.join = 2
-		m.async(func(ctx context.Context) func() {
-			hs, err := m.d.HAA.Holdings(ctx, key)
-			return func() {
-				if !m.current(b, gen) {
-					return
-				}
-				b.joinHS, b.joinHErr = hs, err
-				m.joined(b, gen)
-			}
-		})
-		m.async(func(ctx context.Context) func() {
-			locs, err := m.d.LM.Query(ctx, wire.QueryMN(key))
-			if errors.Is(err, wire.ErrLocationUnknown) {
-				err = nil
-			}
-			return func() {
-				if !m.current(b, gen) {
-					return
-				}
-				b.joinLocs, b.joinLErr = locs, err
-				if err == nil {
-					m.earlyHandover(b, locs)
-				}
-				m.joined(b, gen)
-			}
-		})
-		return
-	}
+	b.join = 2
 	m.async(func(ctx context.Context) func() {
 		hs, err := m.d.HAA.Holdings(ctx, key)
-		var locs []Location
-		var lerr error
-		if err == nil && len(hs) > 0 {
-			locs, lerr = m.d.LM.Query(ctx, wire.QueryMN(key))
-			if errors.Is(lerr, wire.ErrLocationUnknown) {
-				lerr = nil
+		return func() {
+			if !m.current(b, gen) {
+				return
 			}
+			b.joinHS, b.joinHErr = hs, err
+			m.joined(b, gen)
 		}
-		return func() { m.onHoldings(b, gen, hs, err, locs, lerr) }
+	})
+	m.async(func(ctx context.Context) func() {
+		locs, err := m.d.LM.Query(ctx, wire.QueryMN(key))
+		if errors.Is(err, wire.ErrLocationUnknown) {
+			err = nil
+		}
+		return func() {
+			if !m.current(b, gen) {
+				return
+			}
+			b.joinLocs, b.joinLErr = locs, err
+			if err == nil {
+				m.earlyHandover(b, locs)
+			}
+			m.joined(b, gen)
+		}
 	})
 }
 

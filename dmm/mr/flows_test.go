@@ -3,6 +3,7 @@ package mr
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,9 @@ const (
 )
 
 // Draft §4.1: the HAA of the local network allocates a prefix anchored
-// at this MR; the LM is updated per local policy; access route; RA.
+// at this MR; the LM is updated per local policy; access route; RA. The
+// LM is asked where the node was beside the HAA (a moving node's HI goes
+// on the LM's answer): it knows nothing of a new node.
 func TestAttachment41(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -28,9 +31,9 @@ func TestAttachment41(t *testing.T) {
 		wantCall []string
 	}{
 		{"LM updated", true, []string{p11 + " anchor=MR11 current=MR11"},
-			[]string{"MR11 HAA.Allocate mn1", "MR11 HAA.Holdings mn1", "MR11 LM.Update mn1 [" + p11 + "] current=MR11 anchor=MR11"}},
+			[]string{"MR11 HAA.Allocate mn1", "MR11 HAA.Holdings mn1", `MR11 LM.Query MN-ID "mn1"`, "MR11 LM.Update mn1 [" + p11 + "] current=MR11 anchor=MR11"}},
 		{"LM not updated", false, nil,
-			[]string{"MR11 HAA.Allocate mn1", "MR11 HAA.Holdings mn1"}},
+			[]string{"MR11 HAA.Allocate mn1", "MR11 HAA.Holdings mn1", `MR11 LM.Query MN-ID "mn1"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
@@ -319,6 +322,61 @@ func testFigure5(t *testing.T, observe bool) {
 	w.mu.Unlock()
 	if got != "[0s] [] [0s] []" {
 		t.Errorf("OnHandover at MR11, MR12, MR2, MR31: %s, want [0s] [] [0s] []", got)
+	}
+}
+
+// Figure 5 when the new MR only sees the node appear (carrier on an
+// access link behind an access point, no moved link, handoff indicator
+// 1): the LM's answer alone starts the context transfer; the previous MR
+// forwards what it held while the new MR's HAA has not answered yet.
+func TestFigure5HIBeforeHAA(t *testing.T) {
+	w := newWorld(t)
+	cfg := Config{UpdateLMOnAttach: true, RedirectAck: true}
+	mr11, mr12, mr31 := w.add("MR11", cfg), w.add("MR12", cfg), w.add("MR31", cfg)
+	mr2 := w.add("MR2", cfg)
+	mn1At12Then11(t, w, mr12, mr11, mr31)
+	w.advance(time.Second) // the LM orders updates by time
+	w.takeWire()
+	w.detachB(mr11, "mn1", "acc1")
+	mr11.punt.packet(mn1HoA, mn2HoA, 4, false)
+	w.settle()
+	mr11.punt.takeOps()
+	w.takeCalls()
+
+	mr2.haa.shut()
+	mr2.acc.emit(AccessEvent{Kind: Attached, MNID: "mn1", Link: "acc1", IfIndex: 7, ATT: mh.ATT(4),
+		LinkLocal: addr("fe80::1:2ff:fe00:1")})
+	var seen []string
+	deadline := time.Now().Add(5 * time.Second)
+	for !slices.Contains(seen, "MR11>MR2 HAck") && time.Now().Before(deadline) {
+		for _, m := range w.takeWire() {
+			seen = append(seen, strings.Join(strings.Fields(m)[:2], " "))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !slices.Contains(seen, "MR2>MR11 HI") || !slices.Contains(seen, "MR11>MR2 HAck") {
+		t.Fatalf("no HI/HAck while MR2's HAA is slow: %v", seen)
+	}
+	// MR11 released what it held; MR2's routes are in; the HAA has not
+	// answered (its Holdings call is in, blocked).
+	if err := mr11.mr.call(w.ctx, func() {}); err != nil {
+		t.Fatal(err)
+	}
+	expectList(t, "MR11 punt", mr11.punt.takeOps(), "release "+p12)
+	expectList(t, "MR2 data plane before the HAA answers", mr2.entries(t), "source-route "+p12+" -> MR12 dev acc1", "access-route "+p12+" dev acc1")
+	if c, _ := mr2.mr.Counters(w.ctx); c.Moves != 0 {
+		t.Errorf("MR2 finished the attachment before its HAA answered: %+v", c)
+	}
+	mr2.haa.open()
+	w.settle()
+	expectList(t, "LM", w.lmState("mn1"), p12+" anchor=MR12 current=MR2")
+	expectSeq(t, "MR2 LM/HAA calls", w.takeCalls(), one("MR2 HAA.Holdings mn1", "MR2 LM.Query MN-ID \"mn1\""),
+		one("MR2 LM.Update mn1 ["+p12+"] current=MR2 anchor=MR12"))
+	if c, _ := mr2.mr.Counters(w.ctx); c.Moves != 1 || c.HandoversIn != 1 {
+		t.Errorf("MR2 counters: moves %d handovers in %d", c.Moves, c.HandoversIn)
+	}
+	if c, _ := mr11.mr.Counters(w.ctx); c.Released != 4 || c.DroppedPackets != 0 {
+		t.Errorf("MR11: released %d dropped %d", c.Released, c.DroppedPackets)
 	}
 }
 

@@ -101,6 +101,40 @@ func (a *lmRec) Update(ctx context.Context, mnID string, ps []netip.Prefix, cur,
 type haaRec struct {
 	recorder
 	wire.AddressAllocator
+	gate *gate
+}
+
+// gate holds the HAA's answers back while shut (a slow HAA).
+type gate struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (g *gate) shut() {
+	g.mu.Lock()
+	g.ch = make(chan struct{})
+	g.mu.Unlock()
+}
+
+func (g *gate) open() {
+	g.mu.Lock()
+	if g.ch != nil {
+		close(g.ch)
+		g.ch = nil
+	}
+	g.mu.Unlock()
+}
+
+func (g *gate) wait(ctx context.Context) {
+	g.mu.Lock()
+	ch := g.ch
+	g.mu.Unlock()
+	if ch != nil {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+	}
 }
 
 func (a *haaRec) Allocate(ctx context.Context, mnID string) ([]wire.Holding, error) {
@@ -110,6 +144,7 @@ func (a *haaRec) Allocate(ctx context.Context, mnID string) ([]wire.Holding, err
 
 func (a *haaRec) Holdings(ctx context.Context, mnID string) ([]wire.Holding, error) {
 	a.note("HAA.Holdings " + mnID)
+	a.gate.wait(ctx)
 	return a.AddressAllocator.Holdings(ctx, mnID)
 }
 
@@ -270,6 +305,8 @@ type node struct {
 	acc    *fakeAccess
 	done   chan error
 	cancel context.CancelFunc
+	// haa holds this MR's HAA answers back while shut.
+	haa *gate
 	// handovers: what Deps.OnHandover reported (guarded by world.mu).
 	handovers []time.Duration
 }
@@ -340,11 +377,11 @@ func (w *world) addWith(n string, cfg Config, acc Access, pt Punt) *node {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	nd := &node{name: n, tr: tr, dp: dataplane.NewFake(), punt: newFakePunt(), done: make(chan error, 1)}
+	nd := &node{name: n, tr: tr, dp: dataplane.NewFake(), punt: newFakePunt(), done: make(chan error, 1), haa: &gate{}}
 	rec := recorder{mu: &w.mu, log: &w.calls, who: n}
 	deps := Deps{Transport: tr, DataPlane: nd.dp, Punt: nd.punt, Clock: w.clk, Access: acc,
 		LM:  &lmRec{rec, &wire.LocalLM{LM: w.lm, Clock: w.clk}},
-		HAA: &haaRec{rec, &wire.LocalHAA{HAA: w.haa, MR: cfg.Address, Clock: w.clk}}}
+		HAA: &haaRec{rec, &wire.LocalHAA{HAA: w.haa, MR: cfg.Address, Clock: w.clk}, nd.haa}}
 	deps.OnHandover = func(d time.Duration) {
 		w.mu.Lock()
 		nd.handovers = append(nd.handovers, d)
@@ -364,6 +401,7 @@ func (w *world) addWith(n string, cfg Config, acc Access, pt Punt) *node {
 	nd.cancel = cancel
 	go func() { nd.done <- nd.mr.Run(ctx) }()
 	w.t.Cleanup(func() {
+		nd.haa.open()
 		cancel()
 		tr.Close()
 		if err := <-nd.done; err != nil {
