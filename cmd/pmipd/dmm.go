@@ -165,7 +165,11 @@ func (d *daemon) startDMM(base *logrus.Entry) error {
 		}
 		x.lm = l
 		if c.LM.Cache {
-			x.lmCache = lm.NewCache(x.ctx, l, 0)
+			if c.LM.CacheMode == config.CacheReplica {
+				x.lmCache = lm.NewReplica(x.ctx, l, c.LM.CacheMaxEntries)
+			} else {
+				x.lmCache = lm.NewCache(x.ctx, l, c.LM.CacheMaxEntries)
+			}
 		}
 		tr, err := d.socketFor(x, c.LM.Address, &taken)
 		if err != nil {
@@ -496,6 +500,17 @@ func (d *daemon) dmmMgmt(mc *mgmt.Config) {
 				out = append(out, mgmt.Counter{Role: s.role, Name: k, Value: v})
 			}
 			return out, nil
+		})
+	}
+	if x.lmCache != nil {
+		mc.Counters = append(mc.Counters, func(context.Context) ([]mgmt.Counter, error) {
+			st := x.lmCache.Stats()
+			live := uint64(0)
+			if st.Live {
+				live = 1
+			}
+			return []mgmt.Counter{{Role: "lm-cache", Name: "hits", Value: st.Hits}, {Role: "lm-cache", Name: "misses", Value: st.Misses},
+				{Role: "lm-cache", Name: "entries", Value: uint64(st.Entries)}, {Role: "lm-cache", Name: "live", Value: live}}, nil
 		})
 	}
 }

@@ -322,3 +322,36 @@ func TestLMServerCache(t *testing.T) {
 		t.Errorf("the cache was not used: %+v", cache.Stats())
 	}
 }
+
+// TestLMServerReplica: with a replica the server answers MN-ID queries
+// from memory, the first one included (a new MR's handover query).
+func TestLMServerReplica(t *testing.T) {
+	e := newEnv(t)
+	l := e.newLM()
+	c := NewLMClient(e.requester(mr31, RequesterConfig{}), lm1)
+	direct := &LocalLM{LM: l}
+	if err := direct.Update(e.ctx, "mn1", []netip.Prefix{hnp1}, mr12, mr12, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	replica := lm.NewReplica(t.Context(), l, 0)
+	<-replica.Ready()
+	e.lmServer(lm1, l, LMServerConfig{Cache: replica})
+	got, err := c.Query(e.ctx, QueryMN("mn1"))
+	if want := []Location{{Prefix: hnp1, AnchorMR: mr12, CurrentMR: mr12, Lifetime: time.Minute}}; err != nil || !equalLocations(got, want) {
+		t.Fatalf("MN-ID query: %+v %v, want %+v", got, err, want)
+	}
+	if _, err := c.Query(e.ctx, QueryMN("mn7")); !errors.Is(err, ErrLocationUnknown) {
+		t.Fatalf("unknown MN: %v", err)
+	}
+	if st := replica.Stats(); st.Hits != 2 || st.Misses != 0 {
+		t.Fatalf("not answered from memory: %+v", st)
+	}
+	// The in-process client (an MR with the LM role) uses it too.
+	local := &LocalLM{LM: l, Cache: replica}
+	if got, err := local.Query(e.ctx, QueryMN("mn1")); err != nil || len(got) != 1 || got[0].Prefix != hnp1 {
+		t.Fatalf("LocalLM MN-ID query: %+v %v", got, err)
+	}
+	if st := replica.Stats(); st.Hits != 3 {
+		t.Fatalf("LocalLM did not use the replica: %+v", st)
+	}
+}

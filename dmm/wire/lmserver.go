@@ -18,8 +18,8 @@ const maxLocations = (2048 - 12) / 56
 // LMServerConfig configures an LMServer.
 type LMServerConfig struct {
 	ServerConfig
-	// Cache, when set, answers the queries by address and by prefix (it
-	// must be a cache over the served LM).
+	// Cache, when set, answers the queries (it must be a cache over the
+	// served LM; by MN-ID only a replica answers from memory).
 	Cache *lm.Cache
 }
 
@@ -112,7 +112,12 @@ func (s *LMServer) query(ctx context.Context, q *mh.LocationQuery) mh.Message {
 		}
 		recs = append(recs, r)
 	case mh.QueryByMNID:
-		recs, err = s.lm.QueryMN(ctx, MNKey(&mh.MNIdentifier{Subtype: opt.Subtype, Identifier: opt.Identifier}))
+		key := MNKey(&mh.MNIdentifier{Subtype: opt.Subtype, Identifier: opt.Identifier})
+		if s.cfg.Cache != nil {
+			recs, err = s.cfg.Cache.QueryMN(ctx, key)
+		} else {
+			recs, err = s.lm.QueryMN(ctx, key)
+		}
 	default:
 		lr.Status = mh.DMMStatusInvalidRequest
 		return lr

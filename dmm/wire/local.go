@@ -18,7 +18,8 @@ import (
 // seconds left), the same error types and statuses.
 type LocalLM struct {
 	LM *lm.LM
-	// Cache, when set, answers the queries by address and prefix.
+	// Cache, when set, answers the queries (by MN-ID from memory only
+	// when it is a replica).
 	Cache *lm.Cache
 	// Clock gives the Sequence of updates (the RFC 5213 §8.8 timestamp of
 	// now, as LMClient sends it) and the lifetimes left (nil: the system
@@ -63,7 +64,11 @@ func (l *LocalLM) Query(ctx context.Context, q Query) ([]Location, error) {
 		}
 		recs = []lm.Record{r}
 	case ByMNID:
-		recs, err = l.LM.QueryMN(ctx, q.MNID)
+		if l.Cache != nil {
+			recs, err = l.Cache.QueryMN(ctx, q.MNID)
+		} else {
+			recs, err = l.LM.QueryMN(ctx, q.MNID)
+		}
 	default:
 		err = fmt.Errorf("%w: query kind %d", lm.ErrInvalid, q.Kind)
 	}

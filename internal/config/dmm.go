@@ -87,9 +87,22 @@ type LM struct {
 	PrefixLengths []int `mapstructure:"prefix_lengths"`
 	// MaxLifetime caps the lifetime of an update (0: no cap).
 	MaxLifetime time.Duration `mapstructure:"max_lifetime"`
-	// Cache answers queries by address and prefix from a watch-fed cache.
+	// Cache answers queries from a watch-fed cache (CacheMode says which).
 	Cache bool `mapstructure:"cache"`
+	// CacheMode: "learn" (default: entries learnt on misses, address and
+	// prefix queries) or "replica" (every location held, loaded at start;
+	// MN-ID queries answered too, the first one included).
+	CacheMode string `mapstructure:"cache_mode"`
+	// CacheMaxEntries bounds the cache (0: 1048576); a replica beyond it
+	// stops answering and queries go to the store.
+	CacheMaxEntries int `mapstructure:"cache_max_entries"`
 }
+
+// LM cache modes.
+const (
+	CacheLearn   = "learn"
+	CacheReplica = "replica"
+)
 
 // HAAPool is one MR's prefix pool at the HAA.
 type HAAPool struct {
@@ -245,6 +258,9 @@ func dmmDefaults(c *Config, set func(string) bool) {
 	if !set("lm.prefix_lengths") {
 		l.PrefixLengths = []int{64, 128}
 	}
+	if !set("lm.cache_mode") {
+		l.CacheMode = CacheLearn
+	}
 
 	h := &c.HAA
 	if !set("haa.address") {
@@ -381,6 +397,12 @@ func (c *Config) validateDMM(ps *problems) {
 	}
 	if l.MaxLifetime < 0 {
 		ps.add("lm.max_lifetime", "must be >= 0 (0: no cap)")
+	}
+	if l.CacheMode != CacheLearn && l.CacheMode != CacheReplica {
+		ps.add("lm.cache_mode", "must be %q or %q (got %q)", CacheLearn, CacheReplica, l.CacheMode)
+	}
+	if l.CacheMaxEntries < 0 {
+		ps.add("lm.cache_max_entries", "must be >= 0 (0: 1048576)")
 	}
 
 	// haa

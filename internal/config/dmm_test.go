@@ -123,10 +123,12 @@ func TestDMMBadConfigs(t *testing.T) {
 			`mr.mobile_nodes[1]: a mac or an interface is required to recognise the node`,
 			`mr.punt.device: must be an interface name of 1 to 15 characters (got "")`,
 			`mr.punt.max_packets: must be >= 1`}},
-		{"stores", minimalLMHAA + "  store: {backend: bolt}\nlm: {store: {backend: etcd, endpoints: [\"2001:db8::1:2379\"]}, prefix_lengths: [64, 64, 129]}\n", []string{
+		{"stores", minimalLMHAA + "  store: {backend: bolt}\nlm: {store: {backend: etcd, endpoints: [\"2001:db8::1:2379\"]}, prefix_lengths: [64, 64, 129], cache: true, cache_mode: mirror, cache_max_entries: -1}\n", []string{
 			`lm.store.endpoints[0]: must be an http:// or https:// URL with a host (got "2001:db8::1:2379")`,
 			`lm.prefix_lengths[1]: 64 is listed twice`,
 			`lm.prefix_lengths[2]: must be between 1 and 128 (got 129)`,
+			`lm.cache_mode: must be "learn" or "replica" (got "mirror")`,
+			`lm.cache_max_entries: must be >= 0 (0: 1048576)`,
 			`haa.store.path: required with backend bolt (the store file)`}},
 		{"haa pools", strings.Replace(minimalLMHAA, `[{prefix: "2001:db8:11::/48", mr: "2001:db8:ff::2"}]`,
 			`[{prefix: "2001:db8:11::/48", mr: "2001:db8:ff::2", assign_length: 32}, {prefix: "2001:db8:11::/56"}]`, 1) +

@@ -113,10 +113,13 @@ func TestLMFailover(t *testing.T) {
 	runCtx, stop := context.WithTimeout(ctx, 90*time.Second)
 	defer stop()
 	cacheB := lm.NewCache(runCtx, lmB, 0)
-	select {
-	case <-cacheB.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatal("cache of B not ready")
+	replicaB := lm.NewReplica(runCtx, lmB, 0) // every location, MN-ID queries too
+	for name, c := range map[string]*lm.Cache{"cache": cacheB, "replica": replicaB} {
+		select {
+		case <-c.Ready():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s of B not ready", name)
+		}
 	}
 
 	const nMN, writers, rounds = 64, 4, 6
@@ -305,6 +308,31 @@ func TestLMFailover(t *testing.T) {
 	}
 	st := cacheB.Stats()
 	t.Logf("cache of B: %d hits, %d misses, %d entries", st.Hits, st.Misses, st.Entries)
+	// The replica of B followed the whole run (its watch through the
+	// leader's death, or a reload): once caught up it answers every MN-ID
+	// query as a direct read, from memory.
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; i < nMN; {
+		id := fmt.Sprintf("mn%d", i)
+		want, err := lmB.QueryMN(ctx, id)
+		if err != nil {
+			t.Fatalf("QueryMN %s on B: %v", id, err)
+		}
+		got, err := replicaB.QueryMN(ctx, id)
+		if err == nil && len(got) == 1 && len(want) == 1 && got[0].Sequence == want[0].Sequence && got[0].CurrentMR == want[0].CurrentMR {
+			i++
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica of B: %s: %+v %v; B says %+v", id, got, err, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	rs := replicaB.Stats()
+	t.Logf("replica of B: %d hits, %d misses (while reloading), %d entries, live %v", rs.Hits, rs.Misses, rs.Entries, rs.Live)
+	if !rs.Live || rs.Entries != nMN || rs.Hits < nMN {
+		t.Errorf("replica of B: %+v, want live with %d entries answering from memory", rs, nMN)
+	}
 }
 
 // TestHAARace: two HAA front-ends over etcd (own clients, different
