@@ -221,3 +221,46 @@ func TestReplicaBound(t *testing.T) {
 		t.Fatalf("after the reload: %s", describe(rs, err))
 	}
 }
+
+// BenchmarkReplicaQueryMN: MN-ID queries answered by a replica (10k
+// nodes; compare BenchmarkQueryMN, the store's two reads).
+func BenchmarkReplicaQueryMN(b *testing.B) {
+	l, _ := benchLM(b)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c := NewReplica(cctx, l, 0)
+	<-c.Ready()
+	ids := make([]string, 10000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("mn%d@example.com", i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.QueryMN(ctx, ids[i%len(ids)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if s := c.Stats(); s.Misses != 0 {
+		b.Fatalf("replica queries went to the store: %+v", s)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "queries/s")
+}
+
+// BenchmarkReplicaLoad: a replica loading 10k locations (a front-end's
+// start, or a reload after its watch was cut).
+func BenchmarkReplicaLoad(b *testing.B) {
+	l, _ := benchLM(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cctx, cancel := context.WithCancel(ctx)
+		c := NewReplica(cctx, l, 0)
+		<-c.Ready()
+		if n := c.Stats().Entries; n != 10000 {
+			b.Fatalf("%d entries", n)
+		}
+		cancel()
+	}
+}

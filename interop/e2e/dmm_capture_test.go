@@ -37,6 +37,10 @@ type pkt struct {
 	MH       mh.Message
 	UDPDst   uint16
 	ICMPType uint8
+	// Seq: the sequence number of a pmipdemo stream data packet (HasSeq);
+	// Fin: one of the stream's closing packets.
+	Seq         uint64
+	HasSeq, Fin bool
 }
 
 func (p pkt) String() string {
@@ -49,6 +53,9 @@ func (p pkt) String() string {
 	}
 	if p.UDPDst != 0 {
 		s += fmt.Sprintf(" udp/%d", p.UDPDst)
+	}
+	if p.HasSeq {
+		s += fmt.Sprintf(" seq %d", p.Seq)
 	}
 	return s
 }
@@ -71,7 +78,7 @@ type capture struct {
 
 // startCapture opens an AF_PACKET socket in ns (all interfaces) and
 // records until the test ends or stop.
-func startCapture(t *testing.T, ns *netnstest.NS, name string) *capture {
+func startCapture(t testing.TB, ns *netnstest.NS, name string) *capture {
 	t.Helper()
 	c := &capture{name: name, done: make(chan struct{})}
 	ready := make(chan error, 1)
@@ -259,6 +266,11 @@ func decodeIPv6(b []byte) (pkt, bool) {
 		if len(rest) >= 8 {
 			p.UDPDst = binary.BigEndian.Uint16(rest[2:4])
 		}
+		// A pmipdemo stream packet: magic "PMDS", sequence number.
+		// Kind (byte 20): 0 data, 1 FIN (its sequence field is a count).
+		if len(rest) >= 8+21 && binary.BigEndian.Uint32(rest[8:12]) == 0x504d4453 {
+			p.Seq, p.HasSeq, p.Fin = binary.BigEndian.Uint64(rest[12:20]), rest[28] == 0, rest[28] == 1
+		}
 	case 58:
 		if len(rest) >= 1 {
 			p.ICMPType = rest[0]
@@ -339,7 +351,7 @@ func indexOf(lines []string, from int, s string) int {
 }
 
 // inOrder checks that each of want appears in lines after the previous one.
-func inOrder(t *testing.T, what string, lines []string, want ...string) {
+func inOrder(t testing.TB, what string, lines []string, want ...string) {
 	t.Helper()
 	at := 0
 	for _, w := range want {

@@ -12,12 +12,18 @@ import (
 // attachStory is the common start: MN1 attaches at MR12 (prefix of
 // MR12's pool: its HoA is anchored at MR12, draft §4.3 assumptions), MN2
 // at MR31, then MN1 moves to MR11 (same local network, no new prefix).
-func attachStory(t *testing.T, tp *dmmTopo) (mn1, mn2 netip.Addr) {
+func attachStory(t testing.TB, tp *dmmTopo) (mn1, mn2 netip.Addr) {
+	return attachStoryMoving(t, tp, func() { tp.moveMN(t, "mn1", "mr12", "mr11") })
+}
+
+// attachStoryMoving is attachStory with MN1's move MR12 -> MR11 made by
+// move (a link moved between namespaces, an access point's switch).
+func attachStoryMoving(t testing.TB, tp *dmmTopo, move func()) (mn1, mn2 netip.Addr) {
 	mn1 = tp.mnAddr(t, "mn1", dmmPool["mr12"], 20*time.Second)
 	mn2 = tp.mnAddr(t, "mn2", dmmPool["mr31"], 20*time.Second)
 	t.Logf("MN1 %v (anchored at MR12), MN2 %v (anchored at MR31)", mn1, mn2)
 	time.Sleep(1100 * time.Millisecond) // the LM orders updates by time
-	tp.moveMN(t, "mn1", "mr12", "mr11")
+	move()
 	waitFor(t, 10*time.Second, "MR11 to serve MN1 after the move", func() (bool, string) {
 		c := tp.d["mr11"].counters(t)
 		return c["mr/Moves"] >= 1 && c["mr/LMUpdates"] >= 1, fmt.Sprint(c["mr/Moves"], c["mr/LMUpdates"])
@@ -27,7 +33,7 @@ func attachStory(t *testing.T, tp *dmmTopo) (mn1, mn2 netip.Addr) {
 
 // stream sends a UDP stream from ns to dst:port and returns the
 // receiver's result.
-func (tp *dmmTopo) stream(t *testing.T, from, to string, dst netip.Addr, port, rate int, dur time.Duration, during func()) streamStats {
+func (tp *dmmTopo) stream(t testing.TB, from, to string, dst netip.Addr, port, rate int, dur time.Duration, during func()) streamStats {
 	t.Helper()
 	rx := startBG(t, dur+40*time.Second, tp.ns[to], tp.pmipdemo, "recv", "-listen", fmt.Sprintf("[::]:%d", port), "-timeout", (dur + 15*time.Second).String(), "-json")
 	time.Sleep(200 * time.Millisecond)
@@ -36,7 +42,9 @@ func (tp *dmmTopo) stream(t *testing.T, from, to string, dst netip.Addr, port, r
 	if during != nil {
 		during()
 	}
-	tx.wait(t, dur+20*time.Second)
+	if sout := tx.wait(t, dur+20*time.Second); !strings.Contains(sout, "(0 send errors)") {
+		t.Logf("sender in %s: %s", from, strings.TrimSpace(sout))
+	}
 	out := rx.wait(t, dur+30*time.Second)
 	var st streamStats
 	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &st); err != nil {
@@ -134,12 +142,14 @@ func TestDMMFigure1(t *testing.T) {
 		}
 		t.Logf("neighbor discovery on MR2's access link after the move:\n  %s", strings.Join(nd, "\n  "))
 		if hg > 10*time.Millisecond {
-			t.Logf("GAP: handover gap %.1f ms (target <= 10 ms)", float64(hg.Microseconds())/1000)
+			t.Logf("GAP: handover gap %.1f ms with the link moving between namespaces (the 10 ms target is measured at the access point: TestDMMFigure5AccessPoint)", float64(hg.Microseconds())/1000)
 		}
 		// Bounds we can justify on a shared 2-core machine: nothing is
 		// lost (held, forwarded, redirected) and the handover gap stays
-		// below 250 ms (~35 ms when the machine is quiet, most of it the
-		// kernel moving the link between namespaces).
+		// below 250 ms (~25 ms when the machine is quiet, 20-25 ms of it
+		// the kernel moving the link between namespaces). The MRs' own
+		// gap, without the link move, is TestDMMFigure5AccessPoint's and
+		// BenchmarkDMMFigure5Handover's.
 		if st.Lost != 0 || st.Received != st.Sent || hg > 250*time.Millisecond || hg == 0 {
 			t.Errorf("handover: received %d of %d (lost %d), handover gap %v", st.Received, st.Sent, st.Lost, hg)
 		}
@@ -246,7 +256,7 @@ func TestDMMFigure4(t *testing.T) {
 	}
 }
 
-func testDMMFigure4(t *testing.T, contextTransfer bool) {
+func testDMMFigure4(t testing.TB, contextTransfer bool) {
 	fwd := []string{"forwarding_lifetime: 10s", "forwarding_lifetime: 1s"}
 	mr11 := fwd
 	if !contextTransfer {
@@ -286,14 +296,14 @@ func testDMMFigure4(t *testing.T, contextTransfer bool) {
 }
 
 // arrivalGap is the longest interval between two consecutive arrivals of
-// the UDP stream to port (received, not sent, by the capture's namespace)
+// the UDP stream's data packets to port (received, not sent, by the capture's namespace)
 // that ends after from and starts before to, and when it started.
 func arrivalGap(ps []pkt, port uint16, from, to time.Time) (time.Duration, time.Time) {
 	var last time.Time
 	var gap time.Duration
 	var at time.Time
 	for _, p := range ps {
-		if p.UDPDst != port || p.Out {
+		if p.UDPDst != port || p.Out || p.Fin {
 			continue
 		}
 		if !last.IsZero() && p.T.After(from) && last.Before(to) && p.T.Sub(last) > gap {

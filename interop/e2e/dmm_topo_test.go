@@ -75,11 +75,14 @@ type dmmOptions struct {
 	repl []string
 	// mrRepl are replacements for one MR.
 	mrRepl map[string][]string
+	// mnLink, for an MN, builds its eth0 instead of the veth to its first
+	// MR (before the daemons start; e.g. behind an access point).
+	mnLink map[string]func(t testing.TB, tp *dmmTopo)
 }
 
 // newDMMTopo builds Figure 1 and starts etcd and every daemon; MN1 is on
 // MR12's link, MN2 on MR31's, MN3 on MAG32's (links up at once).
-func newDMMTopo(t *testing.T, o dmmOptions) *dmmTopo {
+func newDMMTopo(t testing.TB, o dmmOptions) *dmmTopo {
 	netnstest.RequireRoot(t)
 	testdeps.Ensure(t, "etcd", "etcd-server") // installs Debian's etcd-server when missing
 	tp := &dmmTopo{dir: t.TempDir(), ns: map[string]*netnstest.NS{}, d: map[string]*daemon{}}
@@ -130,7 +133,11 @@ func newDMMTopo(t *testing.T, o dmmOptions) *dmmTopo {
 	for _, m := range []struct{ mn, at, dev, mac string }{{"mn1", "mr12", "mn1", "02:00:00:00:01:01"},
 		{"mn2", "mr31", "mn2", "02:00:00:00:02:02"}, {"mn3", "mag32", "acc", "02:00:00:00:03:03"}} {
 		mn := tp.ns[m.mn]
-		netnstest.Veth(t, tp.ns[m.at], m.dev, mn, "eth0")
+		if f := o.mnLink[m.mn]; f != nil {
+			f(t, tp)
+		} else {
+			netnstest.Veth(t, tp.ns[m.at], m.dev, mn, "eth0")
+		}
 		mn.IP("link", "set", "eth0", "down")
 		mn.IP("link", "set", "eth0", "address", m.mac)
 		for k, v := range map[string]string{"accept_ra": "1", "autoconf": "1", "accept_dad": "0",
@@ -156,7 +163,7 @@ func newDMMTopo(t *testing.T, o dmmOptions) *dmmTopo {
 	return tp
 }
 
-func (tp *dmmTopo) startEtcd(t *testing.T) {
+func (tp *dmmTopo) startEtcd(t testing.TB) {
 	t.Helper()
 	data := filepath.Join(tp.dir, "etcd")
 	logf, err := os.Create(filepath.Join(tp.dir, "etcd.log"))
@@ -186,7 +193,7 @@ func (tp *dmmTopo) startEtcd(t *testing.T) {
 }
 
 // mnAddr waits for the MN's non-deprecated SLAAC address in pool.
-func (tp *dmmTopo) mnAddr(t *testing.T, mn string, pool netip.Prefix, timeout time.Duration) netip.Addr {
+func (tp *dmmTopo) mnAddr(t testing.TB, mn string, pool netip.Prefix, timeout time.Duration) netip.Addr {
 	t.Helper()
 	var a netip.Addr
 	waitFor(t, timeout, mn+" address in "+pool.String(), func() (bool, string) {
@@ -219,7 +226,7 @@ func addrFlags(ns *netnstest.NS) (map[netip.Addr]bool, string) {
 }
 
 // counters returns a daemon's counters as "role/name/key" -> value.
-func (d *daemon) counters(t *testing.T) map[string]uint64 {
+func (d *daemon) counters(t testing.TB) map[string]uint64 {
 	t.Helper()
 	var r struct {
 		Counters []struct {
@@ -240,7 +247,7 @@ func (d *daemon) counters(t *testing.T) map[string]uint64 {
 }
 
 // moveMN moves the MR-side end of an MN's link into another namespace.
-func (tp *dmmTopo) moveMN(t *testing.T, dev, from, to string) time.Time {
+func (tp *dmmTopo) moveMN(t testing.TB, dev, from, to string) time.Time {
 	t.Helper()
 	at := time.Now()
 	tp.ns[from].IP("link", "set", dev, "netns", tp.ns[to].Name)

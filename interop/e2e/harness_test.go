@@ -40,7 +40,7 @@ var binaries = []string{"pmipd", "pmipdemo", "pmipctl"}
 
 // buildBinaries builds pmipd, pmipdemo and pmipctl (once per run of the
 // package) and puts them into dir (pmipctl is dir/pmipctl).
-func buildBinaries(t *testing.T, dir string) (pmipd, pmipdemo string) {
+func buildBinaries(t testing.TB, dir string) (pmipd, pmipdemo string) {
 	t.Helper()
 	buildOnce.Do(func() {
 		start := time.Now()
@@ -77,7 +77,7 @@ func buildBinaries(t *testing.T, dir string) (pmipd, pmipdemo string) {
 // writeConfig copies configs/<name>.yaml into dir with its runtime paths
 // (/run/pmipd-e2e) moved into dir, after applying the replacements
 // old1, new1, ... to its text.
-func writeConfig(t *testing.T, dir, name string, repl ...string) string {
+func writeConfig(t testing.TB, dir, name string, repl ...string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(moduleRoot, "configs", name+".yaml"))
 	if err != nil {
@@ -111,7 +111,7 @@ type daemon struct {
 // log file, waits until its management socket answers, and stops it at
 // the end of the test (SIGTERM, then SIGKILL after 5 s). On failure the
 // end of its log is printed.
-func startDaemon(t *testing.T, ns *netnstest.NS, bin, name, cfg, dir string) *daemon {
+func startDaemon(t testing.TB, ns *netnstest.NS, bin, name, cfg, dir string) *daemon {
 	t.Helper()
 	d := &daemon{name: name, log: filepath.Join(dir, name+".log"), sock: filepath.Join(dir, name+".sock"), exited: make(chan struct{})}
 	f, err := os.Create(d.log)
@@ -148,7 +148,7 @@ func startDaemon(t *testing.T, ns *netnstest.NS, bin, name, cfg, dir string) *da
 
 // stop sends SIGTERM and waits (5 s, then SIGKILL). It returns the exit
 // error (nil for a clean exit 0).
-func (d *daemon) stop(t *testing.T) error {
+func (d *daemon) stop(t testing.TB) error {
 	select {
 	case <-d.exited:
 		return d.err
@@ -166,7 +166,7 @@ func (d *daemon) stop(t *testing.T) error {
 	}
 }
 
-func (d *daemon) signal(t *testing.T, s syscall.Signal) {
+func (d *daemon) signal(t testing.TB, s syscall.Signal) {
 	t.Helper()
 	if err := d.cmd.Process.Signal(s); err != nil {
 		t.Fatalf("signal %v to %s: %v", s, d.name, err)
@@ -210,7 +210,7 @@ func mgmtGet(sock, path string) ([]byte, error) {
 	return b, err
 }
 
-func (d *daemon) get(t *testing.T, path string, v any) {
+func (d *daemon) get(t testing.TB, path string, v any) {
 	t.Helper()
 	b, err := mgmtGet(d.sock, path)
 	if err != nil {
@@ -231,7 +231,7 @@ type binding struct {
 	State    string         `json:"state"` // active, deregistered, revoking
 }
 
-func (d *daemon) bindings(t *testing.T) []binding {
+func (d *daemon) bindings(t testing.TB) []binding {
 	t.Helper()
 	var r struct {
 		Bindings []binding `json:"bindings"`
@@ -240,7 +240,7 @@ func (d *daemon) bindings(t *testing.T) []binding {
 	return r.Bindings
 }
 
-func (d *daemon) binding(t *testing.T, mn string) *binding {
+func (d *daemon) binding(t testing.TB, mn string) *binding {
 	t.Helper()
 	for _, b := range d.bindings(t) {
 		if b.MN == mn {
@@ -266,7 +266,7 @@ type counter struct {
 	Value uint64 `json:"value"`
 }
 
-func (d *daemon) apiCounters(t *testing.T) []counter {
+func (d *daemon) apiCounters(t testing.TB) []counter {
 	t.Helper()
 	var r struct {
 		Counters []counter `json:"counters"`
@@ -275,7 +275,7 @@ func (d *daemon) apiCounters(t *testing.T) []counter {
 	return r.Counters
 }
 
-func (d *daemon) lmaCounters(t *testing.T) lmaCounters {
+func (d *daemon) lmaCounters(t testing.TB) lmaCounters {
 	t.Helper()
 	c := lmaCounters{Rx: map[string]uint64{}, Tx: map[string]uint64{}, PBA: map[string]uint64{}, Dropped: map[string]uint64{}}
 	for _, x := range d.apiCounters(t) {
@@ -307,7 +307,7 @@ type bulEntry struct {
 	HI        int            `json:"handoff_indicator"`
 }
 
-func (d *daemon) bul(t *testing.T) []bulEntry {
+func (d *daemon) bul(t testing.TB) []bulEntry {
 	t.Helper()
 	var r struct {
 		BUL []bulEntry `json:"bul"`
@@ -318,7 +318,7 @@ func (d *daemon) bul(t *testing.T) []bulEntry {
 
 // waitFor polls cond every 50 ms until it holds or timeout passes (then
 // the test fails with what and cond's last note).
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -362,7 +362,7 @@ func globalAddrs(ns *netnstest.NS, dev string) []netip.Prefix {
 // ping keeps sending until count replies came) and returns how many
 // replies arrived: more than count when the first replies were slow
 // (neighbor discovery under load) and ping sent extra requests meanwhile.
-func ping(t *testing.T, ns *netnstest.NS, dst netip.Addr, count int) (int, string) {
+func ping(t testing.TB, ns *netnstest.NS, dst netip.Addr, count int) (int, string) {
 	t.Helper()
 	out, _ := ns.Exec("ping", "-n", "-c", fmt.Sprint(count), "-i", "0.2", "-W", "1", "-w", fmt.Sprint(count+2), dst.String())
 	m := regexp.MustCompile(`(\d+) received`).FindStringSubmatch(out)
@@ -383,7 +383,7 @@ type bg struct {
 	cancel context.CancelFunc
 }
 
-func startBG(t *testing.T, timeout time.Duration, ns *netnstest.NS, bin string, args ...string) *bg {
+func startBG(t testing.TB, timeout time.Duration, ns *netnstest.NS, bin string, args ...string) *bg {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	b := &bg{done: make(chan struct{}), cancel: cancel}
@@ -398,7 +398,7 @@ func startBG(t *testing.T, timeout time.Duration, ns *netnstest.NS, bin string, 
 	return b
 }
 
-func (b *bg) wait(t *testing.T, timeout time.Duration) string {
+func (b *bg) wait(t testing.TB, timeout time.Duration) string {
 	t.Helper()
 	select {
 	case <-b.done:
