@@ -10,7 +10,8 @@
 #   bb: the backbone router (::1 on br1-br3) routing each MR's pool
 #       (2001:db8:<11|12|20|31|32>::/48) to that MR, and etcd (2001:db8:d::1),
 #       the store every LM and HAA shares
-#   MN1: a plain host on a link to MR12, later MR11, later MR2
+#   MN1: a plain host behind an access point (namespace ap, a bridge) with a
+#        port to MR12 (up at first), MR11 and MR2; a handover switches ports
 #   MN2: a plain host on a link to MR31
 #
 # The story (each step tied to the draft's section or figure):
@@ -19,7 +20,8 @@
 #   Figure 3  MN2 -> MN1: MR31 asks its LM where MN1's prefix is and
 #             tunnels straight to MR11 (not through the anchor MR12)
 #   Figure 5  a 1000 packet/s UDP stream MN2 -> MN1 while MN1 moves
-#             MR11 -> MR2: context transfer, temporary forwarding
+#             MR11 -> MR2 (its access point switches from the port to
+#             MR11 to the port to MR2): context transfer, temporary forwarding
 #             MR11 -> MR2, redirect of MR31, loss and longest gap
 #   §4.2      MR2 gives MN1 a new prefix anchored at itself; the old
 #             address is deprecated but keeps working, a new session uses
@@ -43,7 +45,7 @@ done
 work=$(mktemp -d /tmp/pmipdmm-demo.XXXXXX)
 chmod 755 "$work"
 P="pm$$"                       # namespace name prefix (unique per run)
-NODES=(bb mr11 mr12 lmhaa1 mr2 lmhaa2 mr31 mr32 lm3 haa3 mn1 mn2)
+NODES=(bb mr11 mr12 lmhaa1 mr2 lmhaa2 mr31 mr32 lm3 haa3 mn1 mn2 ap)
 DAEMONS=(lmhaa1 lmhaa2 lm3 haa3 mr11 mr12 mr2 mr31 mr32)
 declare -A PID=()
 BG=()                          # other background processes (etcd, captures, streams)
@@ -276,15 +278,36 @@ ip -n "${P}bb" addr add 2001:db8:d::1/128 dev lo
 # The mobile nodes: plain hosts doing SLAAC; MN1's link ends at MR12, MN2's at MR31.
 mn() {
   local n=$1 at=$2 mac=$3
-  ip link add "$n" netns "$P$at" type veth peer name eth0 netns "$P$n"
-  ip -n "$P$at" link set "$n" up
+  if [ "$at" = ap ]; then
+    ip link add m1 netns "${P}ap" type veth peer name eth0 netns "$P$n"
+    ip -n "${P}ap" link set m1 master br0 up
+  else
+    ip link add "$n" netns "$P$at" type veth peer name eth0 netns "$P$n"
+    ip -n "$P$at" link set "$n" up
+  fi
   ip -n "$P$n" link set eth0 address "$mac"
   for kv in accept_ra=1 autoconf=1 accept_dad=0 router_solicitation_delay=0 \
             router_solicitation_interval=1 router_solicitations=-1; do
     ns "$n" sysctl -qw "net.ipv6.conf.eth0.$kv"
   done
 }
-mn mn1 mr12 02:00:00:00:01:01
+# MN1 is behind an access point (a bridge in namespace "ap") with one port
+# to each of MR12, MR11 and MR2 (their access interface "mn1"); only the
+# port to MR12 is up. A handover switches the AP's ports: MN1's own link
+# stays up, each MR sees its access link's carrier come and go.
+ns ap sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+ns ap sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+ip -n "${P}ap" link add br0 type bridge stp_state 0 mcast_snooping 0
+ip -n "${P}ap" link set br0 up
+for m in mr12 mr11 mr2; do
+  ip link add "p-$m" netns "${P}ap" type veth peer name mn1 netns "$P$m"
+  ip -n "${P}ap" link set "p-$m" master br0
+  ip -n "$P$m" link set mn1 up
+done
+ip -n "${P}ap" link set p-mr12 up
+# apswitch FROM TO: the AP's port to FROM down, to TO up (break before make).
+apswitch() { printf 'link set p-%s down\nlink set p-%s up\n' "$1" "$2" | ip -n "${P}ap" -batch -; }
+mn mn1 ap 02:00:00:00:01:01
 mn mn2 mr31 02:00:00:00:02:02
 cat <<EOF
    local network 1  2001:db8:1::/64  MR11 ::11  MR12 ::12  LM1 ::a  HAA1 ::b (one pmipd)
@@ -292,7 +315,8 @@ cat <<EOF
    local network 3  2001:db8:3::/64  MR31 ::31  MR32 ::32  LM3 ::a  HAA3 ::b (two pmipd)
    backbone router: routes each MR's pool to it (MR11 2001:db8:11::/48, MR12 :12::,
                     MR2 :20::, MR31 :31::, MR32 :32::); etcd at [2001:db8:d::1]:2379
-   MN1 (02:00:00:00:01:01) on a link to MR12; MN2 (02:00:00:00:02:02) on a link to MR31
+   MN1 (02:00:00:00:01:01) behind an access point with ports to MR12 (up), MR11, MR2
+   MN2 (02:00:00:00:02:02) on a link to MR31
 EOF
 
 ip netns exec "${P}bb" etcd --name dmm --data-dir "$work/etcd" \
@@ -340,7 +364,7 @@ note "" "MN1 moves to MR11 (same local network, same prefix): as the draft's §4
      "MN1 is now attached at MR11 while its home address stays anchored at MR12."
 sleep 1.1   # the LM orders a node's updates by time
 moves0=$(counter mr11 Moves)
-ip -n "${P}mr12" link set mn1 netns "${P}mr11"
+apswitch mr12 mr11
 mr11_serves() { [ "$(counter mr11 Moves)" -gt "$moves0" ] && [ "$(counter mr11 LMUpdates)" -ge 1 ]; }
 waitfor 10 "MR11 to serve MN1" mr11_serves
 echo "   LM1 location of MN1 (anchor = MR12, current MR = MR11):"
@@ -368,17 +392,19 @@ short 230 < "$work/sig.txt" | sed 's/^/     /'
 grep -q 'Location Query' "$work/sig.txt" || fail "no Location Query"
 
 say "4. Figure 5: handover MR11 -> MR2 under a 1000 packet/s stream MN2 -> MN1"
-note "MN1's link moves to MR2 (local network 2) 1.5 s into a 4 s stream. MR2 asks HAA2" \
-     "for MN1's prefixes (anchors) and sends a Handover Initiate to the previous MR (MR11:" \
-     "context transfer); MR11 acknowledges, forwards MN1's packets to MR2 for a while" \
-     "(temporary forwarding) and redirects MR31 (Redirect/Redirect Ack); MR2 updates LM2."
+note "The access point hands MN1 over to MR2 (local network 2) 1.5 s into a 4 s stream." \
+     "MR11 holds MN1's packets from the carrier loss. MR2 asks LM2 where MN1 was (and HAA2" \
+     "for its prefixes) and sends a Handover Initiate to the previous MR (MR11: context" \
+     "transfer) on LM2's answer; MR11 acknowledges, forwards what it held and MN1's packets" \
+     "to MR2 for a while (temporary forwarding) and redirects MR31 (Redirect/Redirect Ack);" \
+     "MR2 updates LM2."
 start_captures
 fs0=$(counter mr11 ForwardingStarted)
 move() {
   tmove=$(sod)
   local t=$(now)
-  ip -n "${P}mr11" link set mn1 netns "${P}mr2"
-  echo "   $(date +%T.%3N) MN1's link moved MR11 -> MR2 (the kernel took $(ms_since "$t") ms to move it)"
+  apswitch mr11 mr2
+  echo "   $(date +%T.%3N) the access point switched MN1 from MR11 to MR2 ($(ms_since "$t") ms for the ip command)"
 }
 stream mn2 mn1 "$MN1" 6002 1000 4s 1.5 move
 sleep 0.3
