@@ -166,7 +166,18 @@ func TestDMMFigure5AccessPoint(t *testing.T) {
 	start := time.Now()
 	tp, caps := newAPTopo(t, dmmOptions{})
 	mn1, _ := apStory(t, tp)
+	// An MR stops using a node's access route at carrier loss (its
+	// packets fall through to the punt and are held): set when the access
+	// link first has carrier.
+	linkdown := func(mr string) {
+		t.Helper()
+		if v, err := tp.ns[mr].Exec("sysctl", "-n", "net.ipv6.conf.mn1.ignore_routes_with_linkdown"); err != nil || strings.TrimSpace(v) != "1" {
+			t.Errorf("%s: ignore_routes_with_linkdown on its access link: %q %v", mr, v, err)
+		}
+	}
+	linkdown("mr11")
 	h := tp.apHandover(t, caps, mn1, "mr11", "mr2", 6005, 3*time.Second, 1500*time.Millisecond)
+	linkdown("mr2")
 	load, _ := tp.ns["bb"].Exec("cat", "/proc/loadavg")
 	t.Logf("Figure 5 at the AP, 1000 packets/s: %v; receiver's longest gap %.1f ms; loadavg %s", h, h.st.LongestGap*1000, strings.TrimSpace(load))
 	for _, w := range h.where {
