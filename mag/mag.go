@@ -14,6 +14,7 @@
 package mag
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -314,6 +315,36 @@ func (m *MAG) BUL() []BULEntry {
 		}
 	})
 	return out
+}
+
+// Entries returns the forwarding entries the MAG wants installed (the
+// access and source routes of its registered MNs), sorted; the
+// management API compares them with the kernel's. ctx bounds the wait for
+// the event loop.
+func (m *MAG) Entries(ctx context.Context) ([]dataplane.Entry, error) {
+	var out []dataplane.Entry
+	fin := make(chan struct{})
+	select {
+	case m.ops <- func() {
+		for _, e := range m.sortedEntries() {
+			out = append(out, e.installed...)
+		}
+		close(fin)
+	}:
+	case <-m.done:
+		return nil, errors.New("mag: stopped")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case <-fin:
+	case <-m.done:
+		return nil, errors.New("mag: stopped")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	dataplane.SortEntries(out)
+	return out, nil
 }
 
 // Counters returns the counters.

@@ -2,6 +2,7 @@ package mag
 
 import (
 	"bytes"
+	"context"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -296,6 +297,10 @@ func TestRAOnlyAfterPBA(t *testing.T) {
 	if got := h.entries(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("data plane\n got %v\nwant %v", got, want)
 	}
+	// What the MAG says it wants is what it installed.
+	if got, err := h.m.Entries(context.Background()); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("MAG.Entries\n got %v (%v)\nwant %v", got, err, want)
+	}
 	r := h.ras()
 	if len(r) != 1 {
 		t.Fatalf("%d RAs after the PBA, want 1", len(r))
@@ -544,6 +549,9 @@ func TestDeregistration(t *testing.T) {
 		}
 		if len(h.entries()) != 0 {
 			t.Fatalf("routes left after detach: %v", h.entries())
+		}
+		if want, err := h.m.Entries(context.Background()); err != nil || len(want) != 0 {
+			t.Fatalf("entries wanted after detach: %v %v", want, err)
 		}
 		if b := h.m.BUL(); len(b) != 1 || b[0].State != "deregistering" {
 			t.Fatalf("BUL during de-registration: %+v", b)
