@@ -108,39 +108,62 @@ func (tp *dmmTopo) apHandover(t testing.TB, caps map[string]*capture, mn1 netip.
 	var at time.Time
 	h.gap, at = arrivalGap(caps["mn1"].since(t0), uint16(port), h.at.Add(-20*time.Millisecond), h.at.Add(time.Second))
 	h.gapStart = at.Sub(h.at)
-	if h.st.Lost == 0 {
-		return h
+	if h.st.Lost > 0 {
+		names := []string{"mn2", "mr31", "bb", from, to, "ap"}
+		h.inFlight, h.byMRs, h.where = lostPackets(caps, "mn1", from, names, port, h.st.Sent, t0, h.at)
+		// ICMPv6 errors around the switch (a connected UDP sender's next
+		// write fails after one: that packet is never sent).
+		for _, n := range names {
+			for _, p := range caps[n].since(h.at.Add(-50 * time.Millisecond)) {
+				if p.ICMPType != 0 && p.ICMPType < 128 && p.T.Before(h.at.Add(300*time.Millisecond)) {
+					h.where = append(h.where, fmt.Sprintf("ICMPv6 type %d %+.2f ms %s out=%v %s", p.ICMPType, float64(p.T.Sub(h.at).Microseconds())/1000, n, p.Out, p))
+				}
+			}
+		}
 	}
+	return h
+}
+
+// lostPackets finds the data packets of the stream to port (sent of them)
+// that never reached the mn capture and classifies them by where the
+// captures in names saw them last: inFlight when that was leaving the
+// previous MR prev onto its access link "mn1" (in flight on the access
+// link when the node left it: the access point had dropped the port, or
+// the link was moving to another namespace), byMRs otherwise. where tells
+// each one's sightings, in ms from at.
+func lostPackets(caps map[string]*capture, mn, prev string, names []string, port int, sent uint64, t0, at time.Time) (inFlight, byMRs []uint64, where []string) {
 	got := map[uint64]bool{}
-	for _, p := range caps["mn1"].since(t0) {
+	for _, p := range caps[mn].since(t0) {
 		if p.UDPDst == uint16(port) && p.HasSeq && !p.Out {
 			got[p.Seq] = true
 		}
 	}
-	for seq := uint64(0); seq < h.st.Sent; seq++ {
+	for seq := uint64(0); seq < sent; seq++ {
 		if got[seq] {
 			continue
 		}
 		var seen []string
-		leftMR, atAP := false, false
-		for _, n := range []string{"mn2", "mr31", "bb", from, to, "ap"} {
+		var last pkt
+		lastAt := ""
+		for _, n := range names {
 			for _, p := range caps[n].since(t0) {
 				if p.UDPDst != uint16(port) || !p.HasSeq || p.Seq != seq {
 					continue
 				}
-				seen = append(seen, fmt.Sprintf("%+.2f ms %s out=%v %s", float64(p.T.Sub(h.at).Microseconds())/1000, n, p.Out, p))
-				leftMR = leftMR || (n == from && p.Out && p.If == "mn1")
-				atAP = atAP || n == "ap"
+				seen = append(seen, fmt.Sprintf("%+.2f ms %s out=%v %s", float64(p.T.Sub(at).Microseconds())/1000, n, p.Out, p))
+				if lastAt == "" || !p.T.Before(last.T) {
+					last, lastAt = p, n
+				}
 			}
 		}
-		if leftMR && !atAP {
-			h.inFlight = append(h.inFlight, seq)
+		if lastAt == prev && last.Out && last.If == "mn1" {
+			inFlight = append(inFlight, seq)
 		} else {
-			h.byMRs = append(h.byMRs, seq)
+			byMRs = append(byMRs, seq)
 		}
-		h.where = append(h.where, fmt.Sprintf("seq %d:\n    %s", seq, strings.Join(seen, "\n    ")))
+		where = append(where, fmt.Sprintf("seq %d:\n    %s", seq, strings.Join(seen, "\n    ")))
 	}
-	return h
+	return inFlight, byMRs, where
 }
 
 // apStory is attachStory with MN1's move to MR11 at the access point.

@@ -218,14 +218,21 @@ func TestIPsecDMM(t *testing.T) {
 	}
 	// Issue 5 asks that the tunnelled data keeps flowing while ESP is
 	// required: a handover gap below 250 ms and the stream still arriving
-	// after the move. Zero loss across the handover is Figure 5's target
-	// and is asserted there (dmm_figure1_test.go); in this topology the
-	// old MR can still send into its access link for the 1-5 ms before it
-	// notices the carrier loss (1 packet lost in 2 of about 17 runs), so
-	// at most 10 ms worth of packets (10 at 1000/s) may be lost here.
-	if st.Lost > 10 || st.Received+st.Lost != st.Sent || hg == 0 || hg > 250*time.Millisecond || after < 1000 {
-		t.Errorf("handover under ESP: received %d of %d (lost %d), handover gap %v, %d packets after the move",
-			st.Received, st.Sent, st.Lost, hg, after)
+	// after the move. No packet is lost by the MRs (held by MR11, returned
+	// to MR12 on the HI); one that MR11 had put on MN1's link as the link
+	// left its namespace is lost with the link (seen last leaving MR11 on
+	// mn1), at most one.
+	var inFlight, byMRs []uint64
+	if st.Lost > 0 {
+		var where []string
+		inFlight, byMRs, where = lostPackets(caps, "mn1", "mr11", []string{"bb", "mr12", "mr11"}, port, st.Sent, t0, moved)
+		for _, w := range where {
+			t.Logf("lost %s", w)
+		}
+	}
+	if len(byMRs) != 0 || len(inFlight) > 1 || st.Received+st.Lost != st.Sent || hg == 0 || hg > 250*time.Millisecond || after < 1000 {
+		t.Errorf("handover under ESP: received %d of %d (lost %d: by the MRs %v, in flight on MN1's link %v), handover gap %v, %d packets after the move",
+			st.Received, st.Sent, st.Lost, byMRs, inFlight, hg, after)
 	}
 
 	// The backbone saw no clear Mobility Header.
