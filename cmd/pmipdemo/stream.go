@@ -170,15 +170,29 @@ func cmdSend(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer c.Close()
-	sent, errs := send(c, *rate, *dur)
+	sent, errs, failed := send(c, *rate, *dur)
 	fmt.Fprintf(stdout, "sent %d packets to %s at %d/s for %v (%d send errors)\n", sent, *to, *rate, *dur, errs)
+	for _, f := range failed {
+		fmt.Fprintf(stdout, "send error: seq %d not sent: %v\n", f.seq, f.err)
+	}
 	return 0
 }
 
+// sendFailure is a data packet whose write failed (so it was never sent).
+type sendFailure struct {
+	seq uint64
+	err error
+}
+
+// maxSendFailures bounds the failures send reports one by one.
+const maxSendFailures = 10
+
 // send paces packets at rate per second for d (a bounded loop: at most
 // rate*d packets), then sends 5 FINs 20 ms apart. Send errors (no route
-// while the tunnel moves) are counted, not fatal.
-func send(c net.Conn, rate int, d time.Duration) (sent uint64, errs int) {
+// while the tunnel moves; on a connected socket, an ICMPv6 error that came
+// back for an earlier packet fails the next write, which is then never
+// sent) are counted, not fatal; the first maxSendFailures are returned.
+func send(c net.Conn, rate int, d time.Duration) (sent uint64, errs int, failed []sendFailure) {
 	interval := time.Second / time.Duration(rate)
 	total := uint64(d / interval)
 	b := make([]byte, 64)
@@ -190,6 +204,9 @@ func send(c net.Conn, rate int, d time.Duration) (sent uint64, errs int) {
 		encodePkt(b, seq, time.Now(), kindData)
 		if _, err := c.Write(b); err != nil {
 			errs++
+			if len(failed) < maxSendFailures {
+				failed = append(failed, sendFailure{seq, err})
+			}
 		}
 		sent++
 	}
@@ -198,5 +215,5 @@ func send(c net.Conn, rate int, d time.Duration) (sent uint64, errs int) {
 		_, _ = c.Write(b)
 		time.Sleep(20 * time.Millisecond)
 	}
-	return sent, errs
+	return sent, errs, failed
 }

@@ -72,8 +72,8 @@ func TestSendPacing(t *testing.T) {
 	res := make(chan StreamStats, 1)
 	go func() { res <- receive(rc, time.Now().Add(5*time.Second)) }()
 	start := time.Now()
-	sent, errs := send(sc, 200, 500*time.Millisecond)
-	if sent != 100 || errs != 0 {
+	sent, errs, failed := send(sc, 200, 500*time.Millisecond)
+	if sent != 100 || errs != 0 || len(failed) != 0 {
 		t.Errorf("sent %d (%d errors), want 100", sent, errs)
 	}
 	if d := time.Since(start); d < 450*time.Millisecond || d > 2*time.Second {
@@ -83,4 +83,31 @@ func TestSendPacing(t *testing.T) {
 	if st.Sent != 100 || st.Received != 100 || st.Lost != 0 {
 		t.Errorf("%+v", st)
 	}
+}
+
+// TestSendFailures: on a connected socket, the ICMP error an earlier
+// packet drew (port unreachable: nobody listens) fails a later write;
+// send counts it and reports which sequence numbers were never sent.
+func TestSendFailures(t *testing.T) {
+	rc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := rc.LocalAddr().String()
+	rc.Close() // nobody listens there now
+	sc, err := net.Dial("udp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	sent, errs, failed := send(sc, 100, 200*time.Millisecond)
+	if sent != 20 || errs == 0 || len(failed) == 0 || len(failed) > maxSendFailures || len(failed) > errs {
+		t.Fatalf("sent %d, %d errors, failures %v", sent, errs, failed)
+	}
+	for i, f := range failed {
+		if f.err == nil || f.seq >= 20 || (i > 0 && f.seq <= failed[i-1].seq) {
+			t.Errorf("failure %d: %+v", i, f)
+		}
+	}
+	t.Logf("%d of %d writes failed, first: seq %d: %v", errs, sent, failed[0].seq, failed[0].err)
 }
