@@ -455,10 +455,11 @@ func (d *daemon) stopDMM() {
 	}
 }
 
-// dmmMgmt plugs the DMM roles into the management API: the LM and the HAA
-// as providers (GET /v1/locations, /v1/pools, /v1/allocations), the MR's
-// wanted data plane entries, and the MR's and the servers' counters in
-// GET /v1/counters (role "mr", "lm-server", "haa-server").
+// dmmMgmt plugs the DMM roles into the management API: the LM, the HAA
+// and the MR as providers (GET /v1/locations, /v1/pools, /v1/allocations,
+// /v1/mr/...), the MR's wanted data plane entries, and the MR's and the
+// servers' counters in GET /v1/counters (role "mr", "lm-server",
+// "haa-server").
 func (d *daemon) dmmMgmt(mc *mgmt.Config) {
 	x := d.dmm
 	if x == nil {
@@ -471,6 +472,7 @@ func (d *daemon) dmmMgmt(mc *mgmt.Config) {
 		mc.HAA = x.haa
 	}
 	if x.mr != nil {
+		mc.MR = x.mr
 		mc.Wanted = append(mc.Wanted, x.mr.Entries)
 		mc.Counters = append(mc.Counters, func(ctx context.Context) ([]mgmt.Counter, error) {
 			c, err := x.mr.Counters(ctx)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pmipdmm/pmipdmm/dmm/haa"
 	"github.com/pmipdmm/pmipdmm/dmm/lm"
+	"github.com/pmipdmm/pmipdmm/dmm/mr"
 	"github.com/pmipdmm/pmipdmm/internal/dataplane"
 	"github.com/pmipdmm/pmipdmm/lma"
 	"github.com/pmipdmm/pmipdmm/mag"
@@ -243,6 +244,87 @@ type Status struct {
 	IPsecReason string `json:"ipsec_reason,omitempty"`
 }
 
+// MRNode is a node attached to (or attaching at) a DMM Mobility Router
+// (GET /v1/mr/nodes).
+type MRNode struct {
+	MN string `json:"mn"`
+	// Attached: registered (false while the attachment is in progress:
+	// the HAA, the LM or the previous MR not answered yet).
+	Attached bool `json:"attached"`
+	// MAG is the legacy MAG's Proxy-CoA (deployment A); Link the access
+	// link (deployment B). One of them is set.
+	MAG       netip.Addr `json:"mag,omitzero"`
+	Link      string     `json:"link,omitempty"`
+	LinkLocal netip.Addr `json:"link_local,omitzero"`
+	Prefixes  []MRPrefix `json:"prefixes"`
+	// Moved: the node came from another MR (PreviousMR, when known).
+	Moved      bool       `json:"moved"`
+	PreviousMR netip.Addr `json:"previous_mr,omitzero"`
+	// Remaining is the binding lifetime left (0 and no expires while
+	// attaching).
+	Remaining int64      `json:"remaining_s"`
+	Expires   *time.Time `json:"expires,omitempty"`
+}
+
+// MRPrefix is a prefix of a node attached to an MR, with the MR it is
+// anchored at; a deprecated prefix is still advertised, with a preferred
+// lifetime of 0 (draft: a new prefix after a move).
+type MRPrefix struct {
+	Prefix     netip.Prefix `json:"prefix"`
+	AnchorMR   netip.Addr   `json:"anchor_mr"`
+	Deprecated bool         `json:"deprecated"`
+}
+
+// MRLocations is the answer to GET /v1/mr/locations: the MR's location
+// cache (where it tunnels traffic to other MRs' nodes) and, per prefix of
+// a node attached here, the correspondents' MRs it would send a Redirect
+// to when the node moves on.
+type MRLocations struct {
+	Locations      []MRLocation      `json:"locations"`
+	Correspondents []MRCorrespondent `json:"correspondents"`
+}
+
+// MRLocation is an entry of an MR's location cache. Source is how it was
+// learnt: query (the LM), redirect (another MR's Redirect), handover (the
+// node left this MR for CurrentMR), fallback (the LM did not know the
+// prefix: routed to its anchor for a short while).
+type MRLocation struct {
+	Prefix    netip.Prefix `json:"prefix"`
+	AnchorMR  netip.Addr   `json:"anchor_mr"`
+	CurrentMR netip.Addr   `json:"current_mr"`
+	Source    string       `json:"source"`
+	Remaining int64        `json:"remaining_s"`
+	Expires   time.Time    `json:"expires"`
+}
+
+// MRCorrespondent lists the MRs that tunnelled traffic to Prefix (a
+// prefix of a node attached here), sorted.
+type MRCorrespondent struct {
+	Prefix netip.Prefix `json:"prefix"`
+	MRs    []netip.Addr `json:"mrs"`
+}
+
+// MRDepartures is the answer to GET /v1/mr/departures: the nodes that left
+// the MR and whose traffic it still holds or forwards (the previous MR's
+// temporary context, draft Figure 5), and every prefix the MR holds in its
+// punt path (a departed node's, an arriving node's, or an attached node's
+// whose route went missing).
+type MRDepartures struct {
+	Departures []MRDeparture  `json:"departures"`
+	Held       []netip.Prefix `json:"held"`
+}
+
+// MRDeparture is a node that left the MR. NewMR is absent while unknown;
+// Holding: its packets are held until it is known; Forwarding: the
+// prefixes tunnelled to NewMR meanwhile.
+type MRDeparture struct {
+	MN         string         `json:"mn"`
+	Prefixes   []netip.Prefix `json:"prefixes"`
+	NewMR      netip.Addr     `json:"new_mr,omitzero"`
+	Holding    bool           `json:"holding"`
+	Forwarding []netip.Prefix `json:"forwarding"`
+}
+
 // ReloadResult is the answer to POST /v1/reload.
 type ReloadResult struct {
 	// Changes summarize what the reload changed (config.Changes.String,
@@ -319,6 +401,26 @@ func fromAllocation(a haa.Allocation, now time.Time) Allocation {
 	return Allocation{MNID: a.MNID, Prefix: a.Prefix, AnchorMR: a.AnchorMR, Pool: a.Pool,
 		AllocatedAt: a.AllocatedAt.UTC(), Lifetime: seconds(a.Lifetime), Remaining: remaining(a.Expiry, now),
 		Expires: a.Expiry.UTC()}
+}
+
+func fromMRNode(n mr.MN, now time.Time) MRNode {
+	out := MRNode{MN: n.MN, Attached: n.Attached, MAG: n.MAG, Link: n.Link, LinkLocal: n.LinkLocal,
+		Prefixes: make([]MRPrefix, 0, len(n.Prefixes)), Moved: n.Moved, PreviousMR: n.PreviousMR,
+		Remaining: remaining(n.Expires, now), Expires: optTime(n.Expires)}
+	for _, p := range n.Prefixes {
+		out.Prefixes = append(out.Prefixes, MRPrefix{Prefix: p.Prefix, AnchorMR: p.AnchorMR, Deprecated: p.Deprecated})
+	}
+	return out
+}
+
+func fromCachedLocation(c mr.CachedLocation, now time.Time) MRLocation {
+	return MRLocation{Prefix: c.Prefix, AnchorMR: c.AnchorMR, CurrentMR: c.CurrentMR, Source: c.Source,
+		Remaining: remaining(c.Expires, now), Expires: c.Expires.UTC()}
+}
+
+func fromDeparted(d mr.Departed) MRDeparture {
+	return MRDeparture{MN: d.MN, Prefixes: prefixes(d.Prefixes), NewMR: d.NewMR, Holding: d.Holding,
+		Forwarding: prefixes(d.Forwarding)}
 }
 
 func fromLMAPeer(p lma.Peer) Peer {

@@ -177,6 +177,28 @@ func (c *Client) Allocations(ctx context.Context, q AllocationQuery) ([]Allocati
 	return r.Allocations, err
 }
 
+// MRNodes lists the nodes attached to (or attaching at) the MR.
+func (c *Client) MRNodes(ctx context.Context) ([]MRNode, error) {
+	var r struct{ Nodes []MRNode }
+	err := c.get(ctx, "/v1/mr/nodes", &r)
+	return r.Nodes, err
+}
+
+// MRLocations returns the MR's location cache and correspondents.
+func (c *Client) MRLocations(ctx context.Context) (MRLocations, error) {
+	var r MRLocations
+	err := c.get(ctx, "/v1/mr/locations", &r)
+	return r, err
+}
+
+// MRDepartures returns the nodes that left the MR and the prefixes it
+// holds.
+func (c *Client) MRDepartures(ctx context.Context) (MRDepartures, error) {
+	var r MRDepartures
+	err := c.get(ctx, "/v1/mr/departures", &r)
+	return r, err
+}
+
 // Peers lists the signalling peers with their heartbeat state.
 func (c *Client) Peers(ctx context.Context) ([]Peer, error) {
 	var r struct{ Peers []Peer }

@@ -5,8 +5,8 @@
 //
 // Like gobgp's gRPC layer, it is a thin adapter over the roles' own Go
 // API: the Server takes small provider interfaces that *lma.LMA,
-// *mag.MAG, *lm.LM, *haa.HAA and a dataplane.Driver satisfy as they are,
-// so the daemon plugs in whichever roles it runs. An endpoint whose role
+// *mag.MAG, *lm.LM, *haa.HAA, *mr.MR and a dataplane.Driver satisfy as
+// they are, so the daemon plugs in whichever roles it runs. An endpoint whose role
 // is not running answers 404 with error "role_not_running".
 //
 // Endpoints (all answer JSON; errors are {"error": code, "detail": text}):
@@ -20,6 +20,11 @@
 //	GET  /v1/pools                   HAA pools with usage       {"pools": [Pool]}
 //	GET  /v1/allocations[?pool=P | ?mn=M]
 //	                                 HAA allocations            {"allocations": [Allocation]}
+//	GET  /v1/mr/nodes                MR: attached nodes         {"nodes": [MRNode]}
+//	GET  /v1/mr/locations            MR: location cache and correspondents' MRs
+//	                                                            MRLocations
+//	GET  /v1/mr/departures           MR: departed nodes (held, forwarded) and
+//	                                 every prefix held in the punt path   MRDepartures
 //	GET  /v1/peers                   heartbeat state (RFC 5847) {"peers": [Peer]}
 //	GET  /v1/counters                every role's counters      {"counters": [Counter]}
 //	GET  /v1/dataplane               entries read back from the kernel (Driver.List),

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pmipdmm/pmipdmm/dmm/haa"
 	"github.com/pmipdmm/pmipdmm/dmm/lm"
+	"github.com/pmipdmm/pmipdmm/dmm/mr"
 	"github.com/pmipdmm/pmipdmm/internal/dataplane"
 	"github.com/pmipdmm/pmipdmm/ipsec"
 	"github.com/pmipdmm/pmipdmm/lma"
@@ -42,6 +43,16 @@ type HAAProvider interface {
 	Config() haa.Config
 	Allocations(ctx context.Context, pool netip.Prefix) ([]haa.Allocation, error)
 	Holdings(ctx context.Context, mnid string) ([]haa.Allocation, error)
+}
+
+// MRProvider is the state of a DMM Mobility Router; *mr.MR satisfies it.
+// Its methods are called from the API's goroutines.
+type MRProvider interface {
+	MNs(ctx context.Context) ([]mr.MN, error)
+	Locations(ctx context.Context) ([]mr.CachedLocation, error)
+	Correspondents(ctx context.Context) (map[netip.Prefix][]netip.Addr, error)
+	Departures(ctx context.Context) ([]mr.Departed, error)
+	Held(ctx context.Context) ([]netip.Prefix, error)
 }
 
 // DataplaneProvider reads back the installed forwarding state; every

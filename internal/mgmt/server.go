@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +41,7 @@ type Config struct {
 	MAG       MAGProvider
 	LM        LMProvider
 	HAA       HAAProvider
+	MR        MRProvider // the DMM Mobility Router (GET /v1/mr/...)
 	Dataplane DataplaneProvider
 	// Wanted are the roles' desired data plane entries, compared with
 	// Dataplane.List by GET /v1/dataplane (e.g. lma.(*LMA).Entries).
@@ -95,6 +97,9 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("GET /v1/locations", s.locations)
 	s.mux.HandleFunc("GET /v1/pools", s.pools)
 	s.mux.HandleFunc("GET /v1/allocations", s.allocations)
+	s.mux.HandleFunc("GET /v1/mr/nodes", s.mrNodes)
+	s.mux.HandleFunc("GET /v1/mr/locations", s.mrLocations)
+	s.mux.HandleFunc("GET /v1/mr/departures", s.mrDepartures)
 	s.mux.HandleFunc("GET /v1/peers", s.peers)
 	s.mux.HandleFunc("GET /v1/counters", s.counters)
 	s.mux.HandleFunc("GET /v1/dataplane", s.dataplane)
@@ -458,6 +463,84 @@ func (s *Server) allocations(w http.ResponseWriter, r *http.Request) {
 		out = append(out, fromAllocation(a, now))
 	}
 	writeJSON(w, http.StatusOK, map[string][]Allocation{"allocations": out})
+}
+
+// ---- MR ----
+
+func (s *Server) mrNodes(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.MR == nil {
+		notRunning(w, "MR", "attached nodes are the mobility router's")
+		return
+	}
+	ns, err := s.cfg.MR.MNs(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	now := s.now()
+	out := make([]MRNode, 0, len(ns))
+	for _, n := range ns {
+		out = append(out, fromMRNode(n, now))
+	}
+	slices.SortStableFunc(out, func(a, b MRNode) int { return strings.Compare(a.MN, b.MN) })
+	writeJSON(w, http.StatusOK, map[string][]MRNode{"nodes": out})
+}
+
+func (s *Server) mrLocations(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.MR == nil {
+		notRunning(w, "MR", "the location cache is the mobility router's")
+		return
+	}
+	ls, err := s.cfg.MR.Locations(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	corr, err := s.cfg.MR.Correspondents(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	now := s.now()
+	out := MRLocations{Locations: make([]MRLocation, 0, len(ls)), Correspondents: make([]MRCorrespondent, 0, len(corr))}
+	for _, l := range ls {
+		out.Locations = append(out.Locations, fromCachedLocation(l, now))
+	}
+	slices.SortStableFunc(out.Locations, func(a, b MRLocation) int { return a.Prefix.Compare(b.Prefix) })
+	for p, mrs := range corr {
+		if len(mrs) == 0 {
+			continue
+		}
+		x := slices.Clone(mrs)
+		slices.SortFunc(x, netip.Addr.Compare)
+		out.Correspondents = append(out.Correspondents, MRCorrespondent{Prefix: p, MRs: x})
+	}
+	slices.SortFunc(out.Correspondents, func(a, b MRCorrespondent) int { return a.Prefix.Compare(b.Prefix) })
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) mrDepartures(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.MR == nil {
+		notRunning(w, "MR", "departed nodes are the mobility router's")
+		return
+	}
+	ds, err := s.cfg.MR.Departures(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	held, err := s.cfg.MR.Held(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	out := MRDepartures{Departures: make([]MRDeparture, 0, len(ds)), Held: slices.Clone(prefixes(held))}
+	for _, d := range ds {
+		out.Departures = append(out.Departures, fromDeparted(d))
+	}
+	slices.SortStableFunc(out.Departures, func(a, b MRDeparture) int { return strings.Compare(a.MN, b.MN) })
+	slices.SortFunc(out.Held, netip.Prefix.Compare)
+	writeJSON(w, http.StatusOK, out)
 }
 
 // ---- every role ----

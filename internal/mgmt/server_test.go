@@ -264,6 +264,9 @@ func TestRoleNotRunning(t *testing.T) {
 		{"GET", "/v1/locations?mn=x", "the LM role is not running on this node (locations are kept by the location management function)"},
 		{"GET", "/v1/pools", "the HAA role is not running on this node (pools are the home address allocation function's)"},
 		{"GET", "/v1/allocations", "the HAA role is not running on this node (allocations are the home address allocation function's)"},
+		{"GET", "/v1/mr/nodes", "the MR role is not running on this node (attached nodes are the mobility router's)"},
+		{"GET", "/v1/mr/locations", "the MR role is not running on this node (the location cache is the mobility router's)"},
+		{"GET", "/v1/mr/departures", "the MR role is not running on this node (departed nodes are the mobility router's)"},
 		{"GET", "/v1/peers", "the LMA or MAG role is not running on this node (peers are the LMA's MAGs and the MAG's LMAs)"},
 		{"GET", "/v1/dataplane", "the data plane role is not running on this node (no data plane driver is configured)"},
 	} {
