@@ -113,6 +113,7 @@ func (d *daemon) mgmtConfig(base *logrus.Entry) mgmt.Config {
 	}
 	if d.mag != nil {
 		mc.MAG = d.mag
+		mc.Wanted = append(mc.Wanted, d.mag.Entries)
 	}
 	d.dmmMgmt(&mc) // mr, haa, lm (dmm.go)
 	// The engine's counters mean something only where the daemon does

@@ -365,12 +365,12 @@ func TestOps(t *testing.T) {
 	host := func(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, 128) }
 	for _, x := range []struct {
 		d        *daemon
-		compared bool // the LMA's wanted entries are compared with the kernel's
+		compared bool // the role's wanted entries are compared with the kernel's
 		entries  []entry
 	}{
 		{tp.lmaD, true, []entry{{Kind: "decap", Prefix: host(lmaAddr), Dev: "core"},
 			{Kind: "prefix-route", Prefix: hnp, Remote: mag1Addr}}},
-		{tp.mag1D, false, []entry{{Kind: "decap", Prefix: host(mag1Addr), Dev: "core"},
+		{tp.mag1D, true, []entry{{Kind: "decap", Prefix: host(mag1Addr), Dev: "core"},
 			{Kind: "source-route", Prefix: hnp, Remote: lmaAddr, Dev: "acc"},
 			{Kind: "access-route", Prefix: hnp, Dev: "acc"}}},
 	} {
