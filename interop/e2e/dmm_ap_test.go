@@ -84,15 +84,17 @@ type apHandover struct {
 	// Lost packets: inFlight were sent by the previous MR onto its access
 	// link after the access point had taken the port down (in flight at
 	// the moment of departure: seen leaving the MR, never at the AP);
+	// notSent were never sent (the sender's write failed: on its
+	// connected socket, an ICMPv6 error drawn by an earlier packet);
 	// byMRs are every other lost packet.
-	inFlight, byMRs []uint64
+	inFlight, notSent, byMRs []uint64
 	// where: for each lost packet, where the captures saw it.
 	where []string
 }
 
 func (h apHandover) String() string {
-	return fmt.Sprintf("%s -> %s: sent %d received %d lost %d (in flight on the access link %d, elsewhere %d); gap at MN1 %.1f ms (from %+.1f ms after the switch)",
-		strings.ToUpper(h.from), strings.ToUpper(h.to), h.st.Sent, h.st.Received, h.st.Lost, len(h.inFlight), len(h.byMRs),
+	return fmt.Sprintf("%s -> %s: sent %d received %d lost %d (in flight on the access link %d, never sent %d, elsewhere %d); gap at MN1 %.1f ms (from %+.1f ms after the switch)",
+		strings.ToUpper(h.from), strings.ToUpper(h.to), h.st.Sent, h.st.Received, h.st.Lost, len(h.inFlight), len(h.notSent), len(h.byMRs),
 		float64(h.gap.Microseconds())/1000, float64(h.gapStart.Microseconds())/1000)
 }
 
@@ -110,7 +112,16 @@ func (tp *dmmTopo) apHandover(t testing.TB, caps map[string]*capture, mn1 netip.
 	h.gapStart = at.Sub(h.at)
 	if h.st.Lost > 0 {
 		names := []string{"mn2", "mr31", "bb", from, to, "ap"}
-		h.inFlight, h.byMRs, h.where = lostPackets(caps, "mn1", from, names, port, h.st.Sent, t0, h.at)
+		var other []uint64
+		h.inFlight, other, h.where = lostPackets(caps, "mn1", from, names, port, h.st.Sent, t0, h.at)
+		for _, seq := range other {
+			if e, ok := h.st.NotSent[seq]; ok {
+				h.notSent = append(h.notSent, seq)
+				h.where = append(h.where, fmt.Sprintf("seq %d was never sent: %s", seq, e))
+			} else {
+				h.byMRs = append(h.byMRs, seq)
+			}
+		}
 		// ICMPv6 errors around the switch (a connected UDP sender's next
 		// write fails after one: that packet is never sent).
 		for _, n := range names {
@@ -220,8 +231,16 @@ func TestDMMFigure5AccessPoint(t *testing.T) {
 	if direct == 0 {
 		t.Errorf("nothing of the stream went to MR2 after the switch")
 	}
-	if len(h.byMRs) != 0 || len(h.inFlight) > 1 || h.st.Received+h.st.Lost != h.st.Sent {
-		t.Errorf("lost by the MRs %v, in flight on the access link %v (at most 1); received %d + lost %d of %d", h.byMRs, h.inFlight, h.st.Received, h.st.Lost, h.st.Sent)
+	// A write the sender's socket failed (an ICMPv6 error came back for
+	// an earlier packet) is not a packet the network lost: logged, at
+	// most one. (In about 70 runs, twice a packet was lost that no
+	// capture saw, MN2's own included, before pmipdemo reported failed
+	// writes; a failed write is the only cause found that fits. If it
+	// comes back as something else it counts as lost by the MRs, with
+	// the ICMPv6 errors around the switch listed.)
+	if len(h.byMRs) != 0 || len(h.inFlight) > 1 || len(h.notSent) > 1 || h.st.Received+h.st.Lost != h.st.Sent {
+		t.Errorf("lost by the MRs %v, in flight on the access link %v (at most 1), never sent %v (at most 1); received %d + lost %d of %d",
+			h.byMRs, h.inFlight, h.notSent, h.st.Received, h.st.Lost, h.st.Sent)
 	}
 	if h.gap == 0 || h.gap > 250*time.Millisecond {
 		t.Errorf("handover gap %v, want (0, 250 ms] (target 10 ms)", h.gap)
@@ -249,7 +268,7 @@ func BenchmarkDMMFigure5Handover(b *testing.B) {
 	tp, caps := newAPTopo(b, dmmOptions{mrRepl: map[string][]string{"mr2": {"new_prefix_on_move: true", "new_prefix_on_move: false"}}})
 	mn1, _ := apStory(b, tp)
 	var gaps []time.Duration
-	var inFlight, byMRs, sent int
+	var inFlight, notSent, byMRs, sent int
 	at := "mr11"
 	b.ResetTimer()
 	for i := range b.N {
@@ -263,6 +282,7 @@ func BenchmarkDMMFigure5Handover(b *testing.B) {
 		gaps = append(gaps, h.gap)
 		inFlight += len(h.inFlight)
 		byMRs += len(h.byMRs)
+		notSent += len(h.notSent)
 		sent += int(h.st.Sent)
 		at = to
 	}
@@ -276,6 +296,7 @@ func BenchmarkDMMFigure5Handover(b *testing.B) {
 	b.ReportMetric(q(1), "gap-max-ms")
 	b.ReportMetric(float64(byMRs), "lost-by-MRs")
 	b.ReportMetric(float64(inFlight), "lost-in-flight")
+	b.ReportMetric(float64(notSent), "not-sent")
 	b.ReportMetric(float64(sent), "packets")
 	b.ReportMetric(0, "ns/op")
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +33,9 @@ func attachStoryMoving(t testing.TB, tp *dmmTopo, move func()) (mn1, mn2 netip.A
 	return mn1, mn2
 }
 
+// notSentRE is pmipdemo send's line for a packet whose write failed.
+var notSentRE = regexp.MustCompile(`(?m)^send error: seq (\d+) not sent: (.*)$`)
+
 // stream sends a UDP stream from ns to dst:port and returns the
 // receiver's result.
 func (tp *dmmTopo) stream(t testing.TB, from, to string, dst netip.Addr, port, rate int, dur time.Duration, during func()) streamStats {
@@ -42,13 +47,22 @@ func (tp *dmmTopo) stream(t testing.TB, from, to string, dst netip.Addr, port, r
 	if during != nil {
 		during()
 	}
-	if sout := tx.wait(t, dur+20*time.Second); !strings.Contains(sout, "(0 send errors)") {
+	sout := tx.wait(t, dur+20*time.Second)
+	if !strings.Contains(sout, "(0 send errors)") {
 		t.Logf("sender in %s: %s", from, strings.TrimSpace(sout))
 	}
 	out := rx.wait(t, dur+30*time.Second)
 	var st streamStats
 	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &st); err != nil {
 		t.Fatalf("pmipdemo recv: %v\n%s\n%s", err, out, rx.errb.String())
+	}
+	for _, m := range notSentRE.FindAllStringSubmatch(sout, -1) {
+		if seq, err := strconv.ParseUint(m[1], 10, 64); err == nil {
+			if st.NotSent == nil {
+				st.NotSent = map[uint64]string{}
+			}
+			st.NotSent[seq] = m[2]
+		}
 	}
 	return st
 }

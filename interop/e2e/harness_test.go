@@ -441,4 +441,7 @@ type streamStats struct {
 	LossGapStart                                float64 `json:"loss_gap_start"`
 	Duration                                    float64
 	FinSeen                                     bool `json:"fin_seen"`
+	// NotSent: the sender's writes that failed (sequence number -> error;
+	// pmipdemo send lists the first 10), from its output.
+	NotSent map[uint64]string `json:"-"`
 }
