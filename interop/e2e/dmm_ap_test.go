@@ -90,12 +90,15 @@ type apHandover struct {
 	inFlight, notSent, byMRs []uint64
 	// where: for each lost packet, where the captures saw it.
 	where []string
+	// steps: the new MR's LM query and reply, HI and HAck, in ms after
+	// the gap began.
+	steps []string
 }
 
 func (h apHandover) String() string {
 	return fmt.Sprintf("%s -> %s: sent %d received %d lost %d (in flight on the access link %d, never sent %d, elsewhere %d); gap at MN1 %.1f ms (from %+.1f ms after the switch)",
 		strings.ToUpper(h.from), strings.ToUpper(h.to), h.st.Sent, h.st.Received, h.st.Lost, len(h.inFlight), len(h.notSent), len(h.byMRs),
-		float64(h.gap.Microseconds())/1000, float64(h.gapStart.Microseconds())/1000)
+		float64(h.gap.Microseconds())/1000, float64(h.gapStart.Microseconds())/1000) + "; " + strings.Join(h.steps, ", ")
 }
 
 func (tp *dmmTopo) apHandover(t testing.TB, caps map[string]*capture, mn1 netip.Addr, from, to string, port int, dur, switchAfter time.Duration) apHandover {
@@ -110,6 +113,19 @@ func (tp *dmmTopo) apHandover(t testing.TB, caps map[string]*capture, mn1 netip.
 	var at time.Time
 	h.gap, at = arrivalGap(caps["mn1"].since(t0), uint16(port), h.at.Add(-20*time.Millisecond), h.at.Add(time.Second))
 	h.gapStart = at.Sub(h.at)
+	// The signalling of the handover, in ms after the gap began.
+	sig, _ := signalling(caps["bb"].since(at))
+	for _, p := range sig {
+		if p.T.After(at.Add(h.gap+5*time.Millisecond)) || p.MH == nil {
+			continue
+		}
+		switch n := mhName(p.MH); {
+		case strings.Contains(n, "Location Query") && p.Src == dmmAddr[to],
+			strings.Contains(n, "Location Reply") && p.Dst == dmmAddr[to],
+			strings.Contains(n, "Handover"):
+			h.steps = append(h.steps, fmt.Sprintf("%s %s->%s +%.1f", n, nameOf(p.Src), nameOf(p.Dst), float64(p.T.Sub(at).Microseconds())/1000))
+		}
+	}
 	if h.st.Lost > 0 {
 		names := []string{"mn2", "mr31", "bb", from, to, "ap"}
 		var other []uint64
