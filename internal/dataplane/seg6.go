@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -41,6 +43,8 @@ type Seg6 struct {
 	// the routing table; a route it does not know (left by an earlier run)
 	// is found by the dump.
 	mainRoutes map[netip.Prefix]Kind
+	// enomemRetries counts the retries of routes refused with ENOMEM.
+	enomemRetries atomic.Uint64
 }
 
 // NewSeg6 returns a seg6 driver working through h (nil: the current network
@@ -98,8 +102,43 @@ func (d *Seg6) link(name string) (netlink.Link, error) {
 
 // routeReplace installs a main-table route and remembers its kind; on
 // failure the interface cache is dropped (the interface may have moved).
+// enomemBackoff are the waits before each retry of a route the kernel
+// refused with ENOMEM. A seg6 route's encapsulation state takes per-CPU
+// memory allocated atomically (its dst cache), which fails for a moment
+// when many routes are added in a burst (seen past ~20k routes in one
+// namespace, a few in 30k) until the kernel refills its per-CPU pool; a
+// retry a millisecond later succeeds.
+var enomemBackoff = []time.Duration{time.Millisecond, 2 * time.Millisecond, 4 * time.Millisecond,
+	8 * time.Millisecond, 16 * time.Millisecond, 32 * time.Millisecond}
+
+// retryENOMEM calls f until it does not fail with ENOMEM (at most
+// len(enomemBackoff) retries, sleeping between them) and returns its last
+// error and how many retries it took.
+func retryENOMEM(f func() error, sleep func(time.Duration)) (error, int) {
+	err := f()
+	n := 0
+	for _, w := range enomemBackoff {
+		if !errors.Is(err, unix.ENOMEM) {
+			break
+		}
+		sleep(w)
+		n++
+		err = f()
+	}
+	return err, n
+}
+
+// ENOMEMRetries is how many route additions were retried after ENOMEM.
+func (d *Seg6) ENOMEMRetries() uint64 { return d.enomemRetries.Load() }
+
+func (d *Seg6) replace(r *netlink.Route) error {
+	err, n := retryENOMEM(func() error { return d.h.RouteReplace(r) }, time.Sleep)
+	d.enomemRetries.Add(uint64(n))
+	return err
+}
+
 func (d *Seg6) routeReplace(r *netlink.Route, k Kind) error {
-	if err := d.h.RouteReplace(r); err != nil {
+	if err := d.replace(r); err != nil {
 		d.links = nil
 		return err
 	}
@@ -256,7 +295,7 @@ func (d *Seg6) Add(e Entry) error {
 		if err != nil {
 			return err
 		}
-		if err := d.h.RouteReplace(&netlink.Route{LinkIndex: l.Attrs().Index, Table: table,
+		if err := d.replace(&netlink.Route{LinkIndex: l.Attrs().Index, Table: table,
 			Protocol: Proto, Encap: d.encapTo(e.Remote), Family: unix.AF_INET6,
 			Dst: &net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}}); err != nil {
 			return fmt.Errorf("dataplane: uplink table %d: %w", table, err)

@@ -1,10 +1,15 @@
 package dataplane
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/pmipdmm/pmipdmm/internal/netnstest"
 )
@@ -218,3 +223,66 @@ var errTest = testErr("injected")
 type testErr string
 
 func (e testErr) Error() string { return string(e) }
+
+// retryENOMEM retries ENOMEM only, with the backoff, and gives up after it.
+func TestRetryENOMEM(t *testing.T) {
+	var slept []time.Duration
+	sleep := func(d time.Duration) { slept = append(slept, d) }
+	calls := 0
+	failTwice := func() error {
+		calls++
+		if calls <= 2 {
+			return fmt.Errorf("route: %w", unix.ENOMEM)
+		}
+		return nil
+	}
+	if err, n := retryENOMEM(failTwice, sleep); err != nil || n != 2 || calls != 3 || !reflect.DeepEqual(slept, enomemBackoff[:2]) {
+		t.Fatalf("ENOMEM twice: err %v, %d retries, %d calls, slept %v", err, n, calls, slept)
+	}
+	slept, calls = nil, 0
+	always := func() error { calls++; return unix.ENOMEM }
+	if err, n := retryENOMEM(always, sleep); !errors.Is(err, unix.ENOMEM) || n != len(enomemBackoff) || calls != len(enomemBackoff)+1 {
+		t.Fatalf("always ENOMEM: err %v, %d retries, %d calls", err, n, calls)
+	}
+	slept, calls = nil, 0
+	other := func() error { calls++; return unix.EEXIST }
+	if err, n := retryENOMEM(other, sleep); !errors.Is(err, unix.EEXIST) || n != 0 || calls != 1 || len(slept) != 0 {
+		t.Fatalf("EEXIST: err %v, %d retries, %d calls, slept %v", err, n, calls, slept)
+	}
+}
+
+// TestSeg6ManyRoutes adds 30,000 encapsulation routes in one namespace as
+// fast as the driver goes (the burst in which the kernel refused some with
+// ENOMEM before the driver retried them): every one is there.
+func TestSeg6ManyRoutes(t *testing.T) {
+	ns := netnstest.New(t, "many")
+	netnstest.Veth(t, ns, "v0", netnstest.New(t, "peer"), "v1")
+	ns.IP("addr", "add", "2001:db8:ff::1/64", "dev", "v0", "nodad")
+	const n = 30000
+	var retries uint64
+	err := ns.Do(func() error {
+		d, err := NewSeg6(nil)
+		if err != nil {
+			return err
+		}
+		if err := d.Setup(Config{Local: magAddr, Dev: "v0"}); err != nil {
+			return err
+		}
+		for i := range n {
+			p := netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0x70, byte(i >> 16), byte(i >> 8), byte(i)}), 64)
+			if err := d.Add(Entry{Kind: KindPrefixRoute, Prefix: p, Remote: lmaAddr}); err != nil {
+				return fmt.Errorf("route %d (%v): %w", i, p, err)
+			}
+		}
+		retries = d.ENOMEMRetries()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := ns.IP("-6", "route", "show", "proto", fmt.Sprint(Proto))
+	if got := strings.Count(out, "encap seg6"); got != n {
+		t.Fatalf("%d seg6 routes in the kernel, want %d", got, n)
+	}
+	t.Logf("%d seg6 routes added, %d ENOMEM retries", n, retries)
+}
