@@ -405,6 +405,8 @@ move() {
   local t=$(now)
   apswitch mr11 mr2
   echo "   $(date +%T.%3N) the access point switched MN1 from MR11 to MR2 ($(ms_since "$t") ms for the ip command)"
+  sleep 0.2
+  ctl mr11 mr departures > "$work/mr11-departures.txt" 2>&1 || true
 }
 stream mn2 mn1 "$MN1" 6002 1000 4s 1.5 move
 sleep 0.3
@@ -419,6 +421,12 @@ path 6002
 note "=> MR31 -> MR11 (before the move and until the redirect): $direct31_11 packets" \
    "   temporary forwarding MR11 -> MR2:                      $fwd packets" \
    "   MR31 -> MR2 straight, after the redirect:             $direct31_2 packets"
+echo "   MR11, 200 ms after the switch (pmipctl mr departures): MN1's temporary context"
+sed 's/^/     /' "$work/mr11-departures.txt"
+echo "   MR2 now (pmipctl mr nodes): MN1 attached, moved from MR11"
+ctl mr2 mr nodes | sed 's/^/     /'
+echo "   MR31 now (pmipctl mr locations): MN1's prefix cached at MR2, learnt from MR11's Redirect"
+ctl mr31 mr locations | sed 's/^/     /'
 fe_done() { [ "$(counter mr11 ForwardingEnded)" -ge "$(counter mr11 ForwardingStarted)" ]; }
 waitfor 15 "MR11's temporary forwarding to end" fe_done
 note "MR11: forwarding started $(( $(counter mr11 ForwardingStarted) - fs0 )) time(s), ended: the temporary context is removed"
