@@ -242,7 +242,12 @@ go build -o "$work/" ./cmd/pmipd ./cmd/pmipdemo ./cmd/pmipctl
 note "binaries and logs in $work"
 
 say "1. Figure 1: three local networks, five MRs, the LMs and HAAs, one etcd"
-for n in "${NODES[@]}"; do ip netns add "$P$n"; ip -n "$P$n" link set lo up; done
+for n in "${NODES[@]}"; do
+  ip netns add "$P$n"; ip -n "$P$n" link set lo up
+  # No DAD on the links below: a router whose link-local address is still
+  # tentative cannot solicit its neighbors for the first second.
+  ns "$n" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+done
 ns bb sysctl -qw net.ipv6.conf.all.forwarding=1
 for i in 1 2 3; do
   ip -n "${P}bb" link add "br$i" type bridge

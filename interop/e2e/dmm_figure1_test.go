@@ -41,7 +41,12 @@ var notSentRE = regexp.MustCompile(`(?m)^send error: seq (\d+) not sent: (.*)$`)
 func (tp *dmmTopo) stream(t testing.TB, from, to string, dst netip.Addr, port, rate int, dur time.Duration, during func()) streamStats {
 	t.Helper()
 	rx := startBG(t, dur+40*time.Second, tp.ns[to], tp.pmipdemo, "recv", "-listen", fmt.Sprintf("[::]:%d", port), "-timeout", (dur + 15*time.Second).String(), "-json")
-	time.Sleep(200 * time.Millisecond)
+	// The receiver's socket is bound before the first packet is sent (a
+	// fixed wait was not always enough on a loaded machine: the first
+	// packets were refused).
+	waitFor(t, 10*time.Second, "the stream receiver in "+to, func() (bool, string) {
+		return strings.Contains(rx.errb.String(), "listening"), rx.errb.String()
+	})
 	tx := startBG(t, dur+20*time.Second, tp.ns[from], tp.pmipdemo, "send", "-to", fmt.Sprintf("[%s]:%d", dst, port),
 		"-rate", fmt.Sprint(rate), "-duration", dur.String())
 	if during != nil {

@@ -31,7 +31,7 @@ func TestDMMRestartMR(t *testing.T) {
 	mn2 := tp.mnAddr(t, "mn2", dmmPool["mr31"], 20*time.Second)
 	t.Logf("MN1 %v at MR12 (its anchor), MN2 %v at MR31", mn1, mn2)
 	if st := tp.stream(t, "mn2", "mn1", mn1, 6201, 200, time.Second, nil); st.Received < st.Sent*95/100 {
-		t.Fatalf("before the kill: received %d of %d", st.Received, st.Sent)
+		t.Fatalf("before the kill: received %d of %d: %+v", st.Received, st.Sent, st)
 	}
 
 	// kill -9 MR12 in the middle of a stream MN2 -> MN1.

@@ -89,6 +89,13 @@ func newDMMTopo(t testing.TB, o dmmOptions) *dmmTopo {
 	tp.pmipd, tp.pmipdemo = buildBinaries(t, tp.dir)
 	for _, n := range []string{"bb", "mr11", "mr12", "lmhaa1", "mr2", "lmhaa2", "mr31", "mr32", "lm3", "haa3", "mag32", "mn1", "mn2", "mn3", "cn"} {
 		tp.ns[n] = netnstest.New(t, n)
+		// No duplicate address detection on the links made below: a
+		// router whose link-local address is still tentative cannot send
+		// a Neighbor Solicitation, and traffic forwarded in the first
+		// second (a node just attached) would wait in the neighbor queue
+		// (the oldest packets dropped when it is full) until DAD is over.
+		tp.ns[n].Sysctl("net.ipv6.conf.all.accept_dad", "0")
+		tp.ns[n].Sysctl("net.ipv6.conf.default.accept_dad", "0")
 	}
 	bb := tp.ns["bb"]
 	bb.Sysctl("net.ipv6.conf.all.forwarding", "1")
