@@ -145,6 +145,9 @@ func (d *daemon) metricsSources() metrics.Sources {
 		if x.lmServer != nil {
 			src.LMServer = x.lmServer
 		}
+		if x.lmCache != nil {
+			src.LMCache = x.lmCache
+		}
 		if x.mr != nil {
 			src.MR = x.mr
 		}

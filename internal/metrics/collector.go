@@ -107,6 +107,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if c.src.HAAServer != nil {
 		collectServer(ch, "haa", c.src.HAAServer)
 	}
+	if c.src.LMCache != nil {
+		collectLMCache(ch, c.src.LMCache)
+	}
 }
 
 // Kind turns a drop reason ("header check", "unexpected Binding

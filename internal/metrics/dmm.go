@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pmipdmm/pmipdmm/dmm/lm"
 	"github.com/pmipdmm/pmipdmm/dmm/mr"
 	"github.com/pmipdmm/pmipdmm/dmm/wire"
 	"github.com/pmipdmm/pmipdmm/internal/punt"
@@ -29,6 +30,23 @@ type PuntSource interface {
 	Stats() punt.Stats
 }
 
+// LMCacheSource gives the state of an LM's cache; *lm.Cache satisfies it.
+type LMCacheSource interface {
+	Stats() lm.CacheStats
+}
+
+func collectLMCache(ch chan<- prometheus.Metric, src LMCacheSource) {
+	s := src.Stats()
+	counter(ch, descLMCacheQueries, s.Hits, "hit")
+	counter(ch, descLMCacheQueries, s.Misses, "miss")
+	gauge(ch, descLMCacheEntries, float64(s.Entries))
+	live := 0.0
+	if s.Live {
+		live = 1
+	}
+	gauge(ch, descLMCacheLive, live)
+}
+
 // ServerSource gives the counters of a DMM server; *wire.LMServer and
 // *wire.HAAServer satisfy it.
 type ServerSource interface {
@@ -45,6 +63,9 @@ var (
 	descPuntPackets     = desc("punt_packets_total", "Packets through the punt path, by result.", "result")
 	descPuntReports     = desc("punt_reports_total", "Misses and held packets' sources the punt path reported to the MR (or lost), by kind.", "kind")
 	descServerPackets   = desc("dmm_server_packets_total", "Packets of the LM and HAA servers, by server and result.", "server", "result")
+	descLMCacheQueries  = desc("lm_cache_queries_total", "Location queries the LM's cache answered from memory (hit) or sent to the store (miss).", "result")
+	descLMCacheEntries  = desc("lm_cache_entries", "Locations held by the LM's cache.")
+	descLMCacheLive     = desc("lm_cache_live", "1 while the LM's cache answers (its watch runs; a replica is loaded and within its bound), else 0.")
 	mrStates            = []string{"attaching", "attached"}
 	mrCacheSources      = []string{"fallback", "handover", "query", "redirect"}
 	mrStatusMessageType = map[string]string{ // the prefixes of mr.Counters.StatusRx/StatusTx keys
@@ -56,7 +77,7 @@ var (
 
 func dmmDescs() []*prometheus.Desc {
 	return []*prometheus.Desc{descMRDeparted, descMRHeld, descMRCache, descPuntHeld, descPuntHeldBytes, descPuntPackets,
-		descPuntReports, descServerPackets}
+		descPuntReports, descServerPackets, descLMCacheQueries, descLMCacheEntries, descLMCacheLive}
 }
 
 func (c *collector) collectMR(ctx context.Context, ch chan<- prometheus.Metric) {

@@ -142,7 +142,9 @@ func TestMRMetrics(t *testing.T) {
 		<-srvDone
 	})
 
-	metrics := New(Sources{MR: m, Punt: pt, LMServer: lmSrv})
+	cache := lm.NewReplica(ctx, l, 0)
+	<-cache.Ready()
+	metrics := New(Sources{MR: m, Punt: pt, LMServer: lmSrv, LMCache: cache})
 	srv := httptest.NewServer(metrics.Mux())
 	defer srv.Close()
 
@@ -151,6 +153,9 @@ func TestMRMetrics(t *testing.T) {
 	wantFamily(t, lines, "pmip_bindings", `pmip_bindings{role="mr",state="attached"} 0`, `pmip_bindings{role="mr",state="attaching"} 0`)
 	wantFamily(t, lines, "pmip_messages_total")
 	wantFamily(t, lines, "pmip_mr_held_prefixes", `pmip_mr_held_prefixes 0`)
+	wantFamily(t, lines, "pmip_lm_cache_queries_total", `pmip_lm_cache_queries_total{result="hit"} 0`, `pmip_lm_cache_queries_total{result="miss"} 0`)
+	wantFamily(t, lines, "pmip_lm_cache_entries", `pmip_lm_cache_entries 0`)
+	wantFamily(t, lines, "pmip_lm_cache_live", `pmip_lm_cache_live 1`)
 
 	mag, rogue := attach(magAddr), attach(rogueMAG)
 	if err := mag.Send(mrAddr, mrPBU(1, 900, "mn1", mh.HIAttachNewInterface, netip.Prefix{})); err != nil {
@@ -195,8 +200,22 @@ func TestMRMetrics(t *testing.T) {
 	pt.mu.Lock()
 	pt.stats = punt.Stats{Held: 0, Received: 7, Passed: 7, Misses: 1}
 	pt.mu.Unlock()
+	// The LM's replica holds MN1's location (the MR's update, through
+	// the watch) and answers a query for it from memory.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if rs, err := cache.QueryMN(ctx, "mn1"); err == nil && len(rs) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica never had mn1: %+v", cache.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cst := cache.Stats()
 
 	lines = scrape(t, srv.URL)
+	wantFamily(t, lines, "pmip_lm_cache_queries_total", fmt.Sprintf(`pmip_lm_cache_queries_total{result="hit"} %d`, cst.Hits), `pmip_lm_cache_queries_total{result="miss"} 0`)
+	wantFamily(t, lines, "pmip_lm_cache_entries", `pmip_lm_cache_entries 1`)
 	wantFamily(t, lines, "pmip_bindings", `pmip_bindings{role="mr",state="attached"} 1`, `pmip_bindings{role="mr",state="attaching"} 0`)
 	wantFamily(t, lines, "pmip_messages_total",
 		`pmip_messages_total{direction="received",role="mr",status="",type="Binding Update"} 2`,

@@ -36,6 +36,8 @@
 //	punt_reports_total{kind}                   counter: misses and sources reported to the MR (or lost)
 //	dmm_server_packets_total{server,result}    counter: LM / HAA server packets received, answered,
 //	                                           from_cache, dropped, send_failed
+//	lm_cache_queries_total{result}             counter: LM cache answers from memory (hit) or the store (miss)
+//	lm_cache_entries, lm_cache_live            gauge: locations the LM's cache holds; 1 while it answers
 //	handover_duration_seconds                  histogram: Observer.ObserveHandover
 //	lm_query_duration_seconds                  histogram: Observer.ObserveLMQuery
 //	collect_errors_total{source}               counter: sources that failed during a scrape
@@ -110,6 +112,8 @@ type Sources struct {
 	Punt PuntSource
 	// LMServer and HAAServer are the DMM servers (dmm/wire).
 	LMServer, HAAServer ServerSource
+	// LMCache is the LM's cache (lm.cache: true).
+	LMCache LMCacheSource
 }
 
 // Observer receives the durations the roles measure. Roles accept one
