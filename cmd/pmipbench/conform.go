@@ -16,15 +16,15 @@ import (
 )
 
 var conformCmd = &command{
-	name: "conform",
-	args: "--lma ADDR --mag-addr ADDR[,ADDR] [--dev IF] [flags]",
-	summary: "Run the RFC 5213 / 5846 / 5847 conformance checks against an LMA and print\n" +
+	Name: "conform",
+	Args: "--lma ADDR --mag-addr ADDR[,ADDR] [--dev IF] [flags]",
+	Summary: "Run the RFC 5213 / 5846 / 5847 conformance checks against an LMA and print\n" +
 		"pass, fail or n/a per check with the packets sent and received. The second\n" +
 		"--mag-addr is the other MAG of the handover checks. Exit status 1 if a check failed.",
 }
 
 func init() {
-	conformCmd.run = runConform
+	conformCmd.Run = runConform
 	register(conformCmd)
 }
 

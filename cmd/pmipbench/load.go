@@ -18,9 +18,9 @@ import (
 )
 
 var loadCmd = &command{
-	name: "load",
-	args: "[--target lma|lm|haa] --lma ADDR --mag-addr ADDR[,ADDR...] [--mags N] [--dev IF] [--duration D | --count N] [flags]",
-	summary: "Emulate MAGs and MNs against an LMA: registration, re-registration, handovers\n" +
+	Name: "load",
+	Args: "[--target lma|lm|haa] --lma ADDR --mag-addr ADDR[,ADDR...] [--mags N] [--dev IF] [--duration D | --count N] [flags]",
+	Summary: "Emulate MAGs and MNs against an LMA: registration, re-registration, handovers\n" +
 		"(HI=3 or HI=4), de-registration; report throughput, latency percentiles, the PBA\n" +
 		"status histogram and time-outs. An MR of deployment A answers PBUs as an LMA:\n" +
 		"drive it with --target lma. --target lm drives an LM (location updates = PBU with\n" +
@@ -30,7 +30,7 @@ var loadCmd = &command{
 }
 
 func init() {
-	loadCmd.run = runLoad
+	loadCmd.Run = runLoad
 	register(loadCmd)
 }
 

@@ -24,95 +24,38 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"sort"
+
+	"github.com/pmipdmm/pmipdmm/internal/cli"
 )
 
 const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 2
+	exitOK    = cli.ExitOK
+	exitFail  = cli.ExitFail
+	exitUsage = cli.ExitUsage
 )
 
-type command struct {
-	name, args, summary string
-	run                 func(args []string, stdout, stderr io.Writer) int
-}
+type command = cli.Command
 
-var commands = map[string]*command{}
+var app = &cli.App{Name: "pmipbench", NameWidth: 8, HelpTopic: "flags"}
 
-func register(c *command) {
-	if _, dup := commands[c.name]; dup {
-		panic("pmipbench: command registered twice: " + c.name)
-	}
-	commands[c.name] = c
-}
+func register(c *command) { app.Register(c) }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		usage(stderr)
-		return exitUsage
-	}
-	switch args[0] {
-	case "help", "-h", "-help", "--help":
-		if len(args) > 1 {
-			c, ok := commands[args[1]]
-			if !ok {
-				fmt.Fprintf(stderr, "pmipbench: unknown command %q\n", args[1])
-				return exitUsage
-			}
-			return c.run([]string{"-h"}, stdout, stdout)
-		}
-		usage(stdout)
-		return exitOK
-	}
-	c, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "pmipbench: unknown command %q\n\n", args[0])
-		usage(stderr)
-		return exitUsage
-	}
-	return c.run(args[1:], stdout, stderr)
-}
+func run(args []string, stdout, stderr io.Writer) int { return app.Run(args, stdout, stderr) }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: pmipbench <command> [arguments]")
-	fmt.Fprintln(w, "\ncommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
-	}
-	fmt.Fprintln(w, "\nRun 'pmipbench help <command>' for a command's flags.")
-}
+func newFlagSet(c *command, stderr io.Writer) *flag.FlagSet { return app.NewFlagSet(c, stderr) }
 
-func newFlagSet(c *command, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("pmipbench "+c.name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: pmipbench %s %s\n\n%s\n\nflags:\n", c.name, c.args, c.summary)
-		fs.PrintDefaults()
-	}
-	return fs
-}
+// parseFlags parses flags that may come before or after positional
+// arguments, which it returns; everything after "--" is positional.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) { return cli.ParseArgs(fs, args) }
 
-func flagExit(err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	return exitUsage
-}
+func flagExit(err error) int { return cli.FlagExit(err) }
 
 func usageError(c *command, stderr io.Writer, format string, a ...any) int {
-	fmt.Fprintf(stderr, "pmipbench %s: %s\nusage: pmipbench %s %s\n", c.name, fmt.Sprintf(format, a...), c.name, c.args)
-	return exitUsage
+	return app.UsageError(c, stderr, fmt.Sprintf(format, a...))
 }

@@ -13,15 +13,15 @@ import (
 )
 
 var bindingsCmd = &command{
-	name: "bindings",
-	args: "[list | show MN | revoke MN [--prefix P] [--trigger N] [--no-wait]] [--json] [--socket PATH]",
-	summary: "The LMA's binding cache: list it (default), show the bindings of one mobile node,\n" +
+	Name: "bindings",
+	Args: "[list | show MN | revoke MN [--prefix P] [--trigger N] [--no-wait]] [--json] [--socket PATH]",
+	Summary: "The LMA's binding cache: list it (default), show the bindings of one mobile node,\n" +
 		"or revoke them (RFC 5846: a Binding Revocation Indication to the MAG; waits for the\n" +
 		"acknowledgement unless --no-wait). Exit status 1 when a binding was not revoked.",
 }
 
 func init() {
-	bindingsCmd.run = runBindings
+	bindingsCmd.Run = runBindings
 	register(bindingsCmd)
 }
 

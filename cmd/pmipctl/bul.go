@@ -10,13 +10,13 @@ import (
 )
 
 var bulCmd = &command{
-	name:    "bul",
-	args:    "[--json] [--socket PATH]",
-	summary: "The MAG's binding update list: one line per mobile node with its LMA, state and prefixes.",
+	Name:    "bul",
+	Args:    "[--json] [--socket PATH]",
+	Summary: "The MAG's binding update list: one line per mobile node with its LMA, state and prefixes.",
 }
 
 func init() {
-	bulCmd.run = runBUL
+	bulCmd.Run = runBUL
 	register(bulCmd)
 }
 

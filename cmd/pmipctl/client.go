@@ -87,7 +87,7 @@ func (f *apiFlags) client() (*mgmt.Client, error) {
 func (f *apiFlags) call(c *command, stdout, stderr io.Writer, method, path string, body []byte, out any) (int, bool) {
 	cl, err := f.client()
 	if err != nil {
-		fmt.Fprintf(stderr, "pmipctl %s: %v\n", c.name, err)
+		fmt.Fprintf(stderr, "pmipctl %s: %v\n", c.Name, err)
 		return exitFail, false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
@@ -100,9 +100,9 @@ func (f *apiFlags) call(c *command, stdout, stderr io.Writer, method, path strin
 	if err := cl.Do(ctx, method, path, body, target); err != nil {
 		var ae *mgmt.Error
 		if errors.As(err, &ae) {
-			fmt.Fprintf(stderr, "pmipctl %s: %s\n", c.name, ae.Detail)
+			fmt.Fprintf(stderr, "pmipctl %s: %s\n", c.Name, ae.Detail)
 		} else {
-			fmt.Fprintf(stderr, "pmipctl %s: cannot reach pmipd at %s: %v\n", c.name, f.where(), err)
+			fmt.Fprintf(stderr, "pmipctl %s: cannot reach pmipd at %s: %v\n", c.Name, f.where(), err)
 		}
 		return exitFail, false
 	}

@@ -11,15 +11,15 @@ import (
 )
 
 var configCmd = &command{
-	name: "config",
-	args: "check FILE [--daemon] [--json] [--socket PATH]",
-	summary: "Validate a configuration file: every problem as `key: reason`. Locally by default (no\n" +
+	Name: "config",
+	Args: "check FILE [--daemon] [--json] [--socket PATH]",
+	Summary: "Validate a configuration file: every problem as `key: reason`. Locally by default (no\n" +
 		"daemon needed); with --daemon (or --socket/--url) the running pmipd checks it and also\n" +
 		"tells what a reload (SIGHUP) would change. Exit status 1 when the file is invalid.",
 }
 
 func init() {
-	configCmd.run = runConfig
+	configCmd.Run = runConfig
 	register(configCmd)
 }
 

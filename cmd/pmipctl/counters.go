@@ -10,13 +10,13 @@ import (
 )
 
 var countersCmd = &command{
-	name:    "counters",
-	args:    "[--all] [--json] [--socket PATH]",
-	summary: "The counters of every running role (messages by type and status, drops by reason, events).\nZero counters are left out of the table unless --all.",
+	Name:    "counters",
+	Args:    "[--all] [--json] [--socket PATH]",
+	Summary: "The counters of every running role (messages by type and status, drops by reason, events).\nZero counters are left out of the table unless --all.",
 }
 
 func init() {
-	countersCmd.run = runCounters
+	countersCmd.Run = runCounters
 	register(countersCmd)
 }
 

@@ -9,14 +9,14 @@ import (
 )
 
 var dataplaneCmd = &command{
-	name: "dataplane",
-	args: "[--json] [--socket PATH]",
-	summary: "The forwarding state actually installed (read back from the kernel by the data plane\n" +
+	Name: "dataplane",
+	Args: "[--json] [--socket PATH]",
+	Summary: "The forwarding state actually installed (read back from the kernel by the data plane\n" +
 		"driver), and what differs from what the running roles want.",
 }
 
 func init() {
-	dataplaneCmd.run = runDataplane
+	dataplaneCmd.Run = runDataplane
 	register(dataplaneCmd)
 }
 

@@ -14,16 +14,16 @@ import (
 )
 
 var decodeCmd = &command{
-	name: "decode",
-	args: "FILE.pcap [--json] [--legacy]",
-	summary: "Print every Mobility Header of a pcap or pcapng capture (IPv6 Next Header 135,\n" +
+	Name: "decode",
+	Args: "FILE.pcap [--json] [--legacy]",
+	Summary: "Print every Mobility Header of a pcap or pcapng capture (IPv6 Next Header 135,\n" +
 		"or IPv4/IPv6 UDP port 5436), one line each, then a count of the decoded and\n" +
 		"malformed ones on stderr. Exit status 0 when the file was read, even when some\n" +
 		"messages are malformed; 1 when it could not be read; 2 on a usage error.",
 }
 
 func init() {
-	decodeCmd.run = runDecode // set here: runDecode refers to decodeCmd
+	decodeCmd.Run = runDecode // set here: runDecode refers to decodeCmd
 	register(decodeCmd)
 }
 

@@ -11,14 +11,14 @@ import (
 )
 
 var locationsCmd = &command{
-	name: "locations",
-	args: "(--address A | --prefix P | --mn M) [--json] [--socket PATH]",
-	summary: "Query the Location Management function (DMM): where a home address, a prefix or the\n" +
+	Name: "locations",
+	Args: "(--address A | --prefix P | --mn M) [--json] [--socket PATH]",
+	Summary: "Query the Location Management function (DMM): where a home address, a prefix or the\n" +
 		"prefixes of a mobile node are anchored and which MR serves them now.",
 }
 
 func init() {
-	locationsCmd.run = runLocations
+	locationsCmd.Run = runLocations
 	register(locationsCmd)
 }
 

@@ -9,15 +9,15 @@ import (
 )
 
 var mrCmd = &command{
-	name: "mr",
-	args: "nodes | locations | departures [--json] [--socket PATH]",
-	summary: "The DMM Mobility Router's state: the nodes attached here (nodes), the location cache\n" +
+	Name: "mr",
+	Args: "nodes | locations | departures [--json] [--socket PATH]",
+	Summary: "The DMM Mobility Router's state: the nodes attached here (nodes), the location cache\n" +
 		"and the correspondents' MRs it would redirect (locations), the nodes that left whose\n" +
 		"traffic it still holds or forwards, and the prefixes held in the punt path (departures).",
 }
 
 func init() {
-	mrCmd.run = runMR
+	mrCmd.Run = runMR
 	register(mrCmd)
 }
 

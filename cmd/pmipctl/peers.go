@@ -10,14 +10,14 @@ import (
 )
 
 var peersCmd = &command{
-	name: "peers",
-	args: "[--json] [--socket PATH]",
-	summary: "Signalling peers with their heartbeat state (RFC 5847): the LMA's MAGs and the MAG's\n" +
+	Name: "peers",
+	Args: "[--json] [--socket PATH]",
+	Summary: "Signalling peers with their heartbeat state (RFC 5847): the LMA's MAGs and the MAG's\n" +
 		"LMAs, up or down, missed heartbeats, the last restart counter.",
 }
 
 func init() {
-	peersCmd.run = runPeers
+	peersCmd.Run = runPeers
 	register(peersCmd)
 }
 

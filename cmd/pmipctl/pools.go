@@ -11,21 +11,21 @@ import (
 )
 
 var poolsCmd = &command{
-	name:    "pools",
-	args:    "[--json] [--socket PATH]",
-	summary: "The HAA's prefix pools (DMM): the MR each is anchored at, its size and how much is allocated.",
+	Name:    "pools",
+	Args:    "[--json] [--socket PATH]",
+	Summary: "The HAA's prefix pools (DMM): the MR each is anchored at, its size and how much is allocated.",
 }
 
 var allocationsCmd = &command{
-	name:    "allocations",
-	args:    "[--pool P | --mn M] [--json] [--socket PATH]",
-	summary: "The HAA's allocations (DMM): every prefix held, or those of one pool or one mobile node.",
+	Name:    "allocations",
+	Args:    "[--pool P | --mn M] [--json] [--socket PATH]",
+	Summary: "The HAA's allocations (DMM): every prefix held, or those of one pool or one mobile node.",
 }
 
 func init() {
-	poolsCmd.run = runPools
+	poolsCmd.Run = runPools
 	register(poolsCmd)
-	allocationsCmd.run = runAllocations
+	allocationsCmd.Run = runAllocations
 	register(allocationsCmd)
 }
 

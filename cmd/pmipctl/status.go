@@ -11,22 +11,22 @@ import (
 )
 
 var statusCmd = &command{
-	name:    "status",
-	args:    "[--json] [--socket PATH]",
-	summary: "The daemon: node name, roles, address, data plane driver, start time, restart counter.",
+	Name:    "status",
+	Args:    "[--json] [--socket PATH]",
+	Summary: "The daemon: node name, roles, address, data plane driver, start time, restart counter.",
 }
 
 var reloadCmd = &command{
-	name: "reload",
-	args: "[--json] [--socket PATH]",
-	summary: "Have pmipd re-read and apply its configuration file, as SIGHUP does, and print what\n" +
+	Name: "reload",
+	Args: "[--json] [--socket PATH]",
+	Summary: "Have pmipd re-read and apply its configuration file, as SIGHUP does, and print what\n" +
 		"changed. An invalid file is refused (exit status 1) and the running configuration stays.",
 }
 
 func init() {
-	statusCmd.run = runStatus
+	statusCmd.Run = runStatus
 	register(statusCmd)
-	reloadCmd.run = runReload
+	reloadCmd.Run = runReload
 	register(reloadCmd)
 }
 
