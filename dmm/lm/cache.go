@@ -68,8 +68,8 @@ func NewCache(ctx context.Context, l *LM, maxEntries int) *Cache {
 }
 
 // NewReplica starts a cache that holds every location of l's store: it
-// lists them all at one revision, then applies the watch from the next
-// one, like the watch cache of a Kubernetes API server. Every query is
+// starts a watch, lists them all (ReplicaPage at a time), then applies the
+// watch, like the watch cache of a Kubernetes API server. Every query is
 // answered from memory, a front-end's first query for a node included
 // (the new MR's MN-ID query of a handover, draft Figure 5 step 2), and is
 // never older than the watch stream. Memory: one record per location
@@ -97,32 +97,44 @@ func (e errTooLarge) Error() string {
 	return fmt.Sprintf("lm: replica: more than %d locations in the store (%d seen): queries go to the store", e.max, e.n)
 }
 
-// load lists every location for a replica: the entries, the MN index and
-// the revision they reflect.
-func (c *Cache) load(ctx context.Context) (map[netip.Prefix]centry, map[string]map[netip.Prefix]struct{}, int64, error) {
-	kvs, rev, err := c.lm.st.List(ctx, c.lm.locPfx, 0)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	if len(kvs) > c.max {
-		return nil, nil, 0, errTooLarge{len(kvs), c.max}
-	}
-	ents := make(map[netip.Prefix]centry, len(kvs))
+// ReplicaPage is how many locations a replica reads per request while it
+// loads (one range request of this many keys from etcd).
+var ReplicaPage = 1000
+
+// load lists every location for a replica, a page at a time (each page
+// at its own revision: the watch started before the first page repairs
+// what changed meanwhile, each entry keeping its record's ModRevision so
+// that older changes are not applied over it).
+func (c *Cache) load(ctx context.Context) (map[netip.Prefix]centry, map[string]map[netip.Prefix]struct{}, error) {
+	ents := map[netip.Prefix]centry{}
 	mns := map[string]map[netip.Prefix]struct{}{}
-	for _, kv := range kvs {
-		p, ok := c.lm.prefixOfKey(kv.Key)
-		if !ok {
-			continue
+	after := ""
+	for {
+		kvs, _, err := c.lm.st.ListAfter(ctx, c.lm.locPfx, after, ReplicaPage)
+		if err != nil {
+			return nil, nil, err
 		}
-		var r Record
-		if decodeRecord(kv.Value, &r) != nil {
-			continue // not a record this LM wrote; QueryAddress skips it too
+		for _, kv := range kvs {
+			p, ok := c.lm.prefixOfKey(kv.Key)
+			if !ok {
+				continue
+			}
+			var r Record
+			if decodeRecord(kv.Value, &r) != nil {
+				continue // not a record this LM wrote; QueryAddress skips it too
+			}
+			if len(ents) >= c.max {
+				return nil, nil, errTooLarge{len(ents) + 1, c.max}
+			}
+			r.Revision = kv.ModRevision
+			ents[p] = centry{present: true, rec: r, rev: kv.ModRevision}
+			indexMN(mns, r.MNID, p)
 		}
-		r.Revision = kv.ModRevision
-		ents[p] = centry{present: true, rec: r, rev: rev}
-		indexMN(mns, r.MNID, p)
+		if len(kvs) < ReplicaPage {
+			return ents, mns, nil
+		}
+		after = kvs[len(kvs)-1].Key
 	}
-	return ents, mns, rev, nil
 }
 
 func indexMN(mns map[string]map[netip.Prefix]struct{}, mnid string, p netip.Prefix) {
@@ -191,17 +203,18 @@ func (c *Cache) watch(ctx context.Context) {
 	var rev int64
 	var err error
 	ents, mns := map[netip.Prefix]centry{}, map[string]map[netip.Prefix]struct{}{}
-	if c.replica {
-		ents, mns, rev, err = c.load(ctx)
-		c.mu.Lock()
-		c.loadErr = err
-		c.mu.Unlock()
-	} else {
-		rev, err = c.lm.st.Revision(ctx)
-	}
+	rev, err = c.lm.st.Revision(ctx)
 	var ch <-chan Change
 	if err == nil {
 		ch, err = c.lm.Watch(ctx, rev+1)
+	}
+	if err == nil && c.replica {
+		// Watch first, then read: every change after rev reaches the
+		// entries, whichever page they were read in.
+		ents, mns, err = c.load(ctx)
+		c.mu.Lock()
+		c.loadErr = err
+		c.mu.Unlock()
 	}
 	if err != nil {
 		return

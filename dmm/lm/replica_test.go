@@ -264,3 +264,67 @@ func BenchmarkReplicaLoad(b *testing.B) {
 		cancel()
 	}
 }
+
+// A replica loads in pages while other front-ends keep writing (updates,
+// handovers, withdrawals, new nodes): once the writers stop it agrees with
+// the LM, every change made during the load included.
+func TestReplicaPagedLoadUnderWrites(t *testing.T) {
+	old := ReplicaPage
+	ReplicaPage = 7
+	defer func() { ReplicaPage = old }()
+	clk := clock.NewFake(t0)
+	st := store.NewMemory(store.WithClock(clk))
+	defer st.Close()
+	front, _ := New(st, clk, Config{})
+	other, _ := New(st, clk, Config{})
+	prefixOf := func(mn int) netip.Prefix {
+		return netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0x41, byte(mn >> 8), byte(mn)}), 64)
+	}
+	const nodes = 300
+	seq := make([]uint64, nodes+100)
+	for mn := range nodes {
+		seq[mn]++
+		mustUpdate(t, other, upd(fmt.Sprint("mn", mn), prefixOf(mn), mr12, mr11, time.Hour, seq[mn]))
+	}
+	// The writer runs before, during and after the load: it stops 200
+	// writes after the replica is ready (at most 50,000 in all).
+	ready := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		rng := rand.New(rand.NewPCG(3, 5))
+		after, i := 0, 0
+		for ; i < 50000 && after < 200; i++ {
+			select {
+			case <-ready:
+				after++
+			default:
+			}
+			mn := rng.IntN(nodes + 100) // some new nodes
+			seq[mn]++
+			life := time.Hour
+			if i%9 == 0 {
+				life = 0
+			}
+			_, _ = other.Update(ctx, upd(fmt.Sprint("mn", mn), prefixOf(mn), mr12, []netip.Addr{mr11, mr2, mr31}[i%3], life, seq[mn]))
+		}
+		done <- i
+	}()
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c := NewReplica(cctx, front, 0)
+	<-c.Ready()
+	close(ready)
+	t.Logf("%d writes, the last 200 after the replica was ready", <-done)
+	eventually(t, "replica = LM after writes during the load", func() error {
+		for mn := range nodes + 100 {
+			id := fmt.Sprint("mn", mn)
+			if got, want := describe(c.QueryMN(ctx, id)), describe(front.QueryMN(ctx, id)); got != want {
+				return fmt.Errorf("QueryMN %s: replica %q, LM %q", id, got, want)
+			}
+		}
+		return nil
+	})
+	if s := c.Stats(); !s.Live || s.Misses != 0 {
+		t.Errorf("stats: %+v", s)
+	}
+}

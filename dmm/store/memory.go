@@ -146,6 +146,31 @@ func (m *Memory) List(ctx context.Context, prefix string, limit int) ([]KV, int6
 	return out, m.rev, nil
 }
 
+// ListAfter implements Store.
+func (m *Memory) ListAfter(ctx context.Context, prefix, after string, limit int) ([]KV, int64, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, 0, err
+	}
+	now := m.clk.Now()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return nil, 0, ErrClosed
+	}
+	from := prefix
+	if after != "" {
+		from = after + "\x00"
+	}
+	var out []KV
+	m.keys.ascendFrom(prefix, from, func(k string) bool {
+		if e := m.data[k]; live(e, now) {
+			out = append(out, copyKV(e.kv))
+		}
+		return limit <= 0 || len(out) < limit
+	})
+	return out, m.rev, nil
+}
+
 // Revision implements Store.
 func (m *Memory) Revision(ctx context.Context) (int64, error) {
 	if err := ctxErr(ctx); err != nil {

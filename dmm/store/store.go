@@ -227,6 +227,11 @@ type Store interface {
 	// List returns the keys starting with prefix, in key order, at one
 	// revision (returned); limit > 0 bounds the count.
 	List(ctx context.Context, prefix string, limit int) ([]KV, int64, error)
+	// ListAfter is List of the keys after the key after ("": from the
+	// first): pages of a large prefix, each at its own revision
+	// (returned), e.g. a replica that watches from before the first page
+	// and applies the changes by each key's ModRevision.
+	ListAfter(ctx context.Context, prefix, after string, limit int) ([]KV, int64, error)
 	// Watch delivers, in revision order, the changes of the keys starting
 	// with prefix from revision fromRev on (0: from the next revision).
 	// The channel is closed when ctx is done or the store closes; an

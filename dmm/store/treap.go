@@ -72,17 +72,22 @@ func (t *treap) remove(key string) {
 // ascendPrefix calls f for each key starting with prefix, in order, until
 // f returns false.
 func (t *treap) ascendPrefix(prefix string, f func(string) bool) {
-	ascend(t.root, prefix, f)
+	ascend(t.root, prefix, prefix, f)
 }
 
-func ascend(n *tnode, prefix string, f func(string) bool) bool {
+// ascendFrom is ascendPrefix from the first key >= from (from >= prefix).
+func (t *treap) ascendFrom(prefix, from string, f func(string) bool) {
+	ascend(t.root, prefix, max(from, prefix), f)
+}
+
+func ascend(n *tnode, prefix, from string, f func(string) bool) bool {
 	for n != nil {
-		if n.key < prefix {
+		if n.key < from {
 			// Everything on the left is smaller still.
 			n = n.right
 			continue
 		}
-		if !ascend(n.left, prefix, f) {
+		if !ascend(n.left, prefix, from, f) {
 			return false
 		}
 		if !strings.HasPrefix(n.key, prefix) {

@@ -275,16 +275,25 @@ func (s *Store) GetMany(ctx context.Context, keys []string) (out []store.KV, rev
 
 // List implements store.Store.
 func (s *Store) List(ctx context.Context, prefix string, limit int) (out []store.KV, rev int64, err error) {
+	return s.ListAfter(ctx, prefix, "", limit)
+}
+
+// ListAfter implements store.Store.
+func (s *Store) ListAfter(ctx context.Context, prefix, after string, limit int) (out []store.KV, rev int64, err error) {
 	if err := s.enter(ctx); err != nil {
 		return nil, 0, err
 	}
 	defer s.leave()
 	now := s.clk.Now()
 	p := []byte(prefix)
+	from := p
+	if after != "" && after+"\x00" > prefix {
+		from = []byte(after + "\x00")
+	}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		rev = readRev(tx)
 		c := tx.Bucket(bucketKV).Cursor()
-		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+		for k, v := c.Seek(from); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
 			kv, err := decodeEntry(string(k), v)
 			if err != nil {
 				return err

@@ -347,15 +347,28 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([]store.KV, int64, 
 
 // List implements store.Store.
 func (s *Store) List(ctx context.Context, prefix string, limit int) ([]store.KV, int64, error) {
+	return s.ListAfter(ctx, prefix, "", limit)
+}
+
+// ListAfter implements store.Store: one range request from the key after
+// after to the end of the prefix.
+func (s *Store) ListAfter(ctx context.Context, prefix, after string, limit int) ([]store.KV, int64, error) {
 	ctx, err := s.begin(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
-	opts := append(s.readOpts(), clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+	from := s.key(prefix)
+	if after != "" && after+"\x00" > prefix {
+		from = s.key(after + "\x00")
+	}
+	if from == "" {
+		from = "\x00" // the whole keyspace (etcd refuses an empty key)
+	}
+	opts := append(s.readOpts(), clientv3.WithRange(clientv3.GetPrefixRangeEnd(s.key(prefix))), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
 	if limit > 0 {
 		opts = append(opts, clientv3.WithLimit(int64(limit)))
 	}
-	resp, err := s.cli.Get(ctx, s.key(prefix), opts...)
+	resp, err := s.cli.Get(ctx, from, opts...)
 	if err != nil {
 		return nil, 0, s.mapErr(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -323,6 +324,52 @@ func testList(t *testing.T, h Harness) {
 		if r != last {
 			t.Errorf("List revision %d, want %d", r, last)
 		}
+	}
+	for _, tc := range []struct {
+		prefix, after string
+		limit         int
+		want          string
+	}{
+		{"a/", "", 0, "a/1 a/2 a/2/x a/3"},
+		{"a/", "a/1", 0, "a/2 a/2/x a/3"},
+		{"a/", "a/2", 2, "a/2/x a/3"},
+		{"a/", "a/2/x", 1, "a/3"},
+		{"a/", "a/3", 0, ""},
+		{"a/", "a/20", 0, "a/3"},            // a key that is not there ("a/2/x" < "a/20")
+		{"a/", "0", 0, "a/1 a/2 a/2/x a/3"}, // before the prefix
+		{"a/", "b", 0, ""},                  // after it
+		{"", "a/3", 0, "ab/1 b/1"},
+		{"", "", 2, "a a/1"},
+	} {
+		kvs, r, err := s.ListAfter(ctx, tc.prefix, tc.after, tc.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := keys(kvs); got != tc.want {
+			t.Errorf("ListAfter(%q, %q, %d) = %q, want %q", tc.prefix, tc.after, tc.limit, got, tc.want)
+		}
+		if r != last {
+			t.Errorf("ListAfter revision %d, want %d", r, last)
+		}
+	}
+	// Paging through a prefix finds every key once.
+	var all []string
+	after := ""
+	for range 10 {
+		kvs, _, err := s.ListAfter(ctx, "", after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kv := range kvs {
+			all = append(all, kv.Key)
+		}
+		if len(kvs) < 2 {
+			break
+		}
+		after = kvs[len(kvs)-1].Key
+	}
+	if got := strings.Join(all, " "); got != "a a/1 a/2 a/2/x a/3 ab/1 b/1" {
+		t.Errorf("pages of 2: %q", got)
 	}
 }
 
