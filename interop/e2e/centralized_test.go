@@ -34,6 +34,7 @@ type topo struct {
 	dir                         string
 	pmipd, pmipdemo             string
 	mn, mag1, mag2, lma, cn, sw *netnstest.NS
+	ap                          *netnstest.NS // the access point, if any
 	probe                       *netnstest.NS
 	lmaD, mag1D, mag2D          *daemon
 	lmaCfg                      string
@@ -46,6 +47,13 @@ type topoOptions map[string][]string
 // newTopo builds the namespaces and links (the MN's link down), and starts
 // the three daemons (with the configuration changes of opts[0], if any).
 func newTopo(t *testing.T, opts ...topoOptions) *topo {
+	return newTopoLinked(t, false, opts...)
+}
+
+// newTopoLinked is newTopo; with ap the MN is behind an access point
+// (namespace ap: a bridge with the MN's link and a port to each MAG's
+// "acc", the one to MAG1 up).
+func newTopoLinked(t *testing.T, ap bool, opts ...topoOptions) *topo {
 	netnstest.RequireRoot(t)
 	repl := func(node string) []string {
 		if len(opts) == 0 {
@@ -78,7 +86,25 @@ func newTopo(t *testing.T, opts ...topoOptions) *topo {
 	tp.cn.IP("addr", "add", cnAddr.String()+"/64", "dev", "eth0", "nodad")
 	tp.cn.IP("-6", "route", "add", "default", "via", "2001:db8:c::1")
 	// The MN's link: its end stays down until the MAG runs.
-	netnstest.Veth(t, tp.mag1, "acc", tp.mn, "eth0")
+	if ap {
+		tp.ap = netnstest.New(t, "ap")
+		tp.ap.Sysctl("net.ipv6.conf.all.disable_ipv6", "1") // a layer-2 box
+		tp.ap.Sysctl("net.ipv6.conf.default.disable_ipv6", "1")
+		tp.ap.IP("link", "add", "br0", "type", "bridge", "stp_state", "0", "mcast_snooping", "0")
+		tp.ap.IP("link", "set", "br0", "up")
+		netnstest.Veth(t, tp.ap, "tomn", tp.mn, "eth0")
+		tp.ap.IP("link", "set", "tomn", "master", "br0")
+		for i, mag := range []*netnstest.NS{tp.mag1, tp.mag2} {
+			port := fmt.Sprintf("tomag%d", i+1)
+			netnstest.Veth(t, tp.ap, port, mag, "acc")
+			tp.ap.IP("link", "set", port, "master", "br0")
+			if i > 0 {
+				tp.ap.IP("link", "set", port, "down")
+			}
+		}
+	} else {
+		netnstest.Veth(t, tp.mag1, "acc", tp.mn, "eth0")
+	}
 	tp.mn.IP("link", "set", "eth0", "down")
 	tp.mn.IP("link", "set", "eth0", "address", mnMAC)
 
@@ -189,6 +215,12 @@ func (tp *topo) pingBoth(t *testing.T, mnAddr netip.Addr) {
 // two UDP streams (MN -> CN and CN -> MN, 500 packets/s each for 5 s) run,
 // and measures what they lost.
 func (tp *topo) handover(t *testing.T, mnAddr netip.Addr, hnp netip.Prefix) {
+	tp.handoverBy(t, mnAddr, hnp, mh.HIHandoffBetweenMAGs, func() { tp.mag1.IP("link", "set", "acc", "netns", tp.mag2.Name) })
+}
+
+// handoverBy is handover with the move made by move, MAG2's PBU carrying
+// the handoff indicator hi.
+func (tp *topo) handoverBy(t *testing.T, mnAddr netip.Addr, hnp netip.Prefix, hi mh.HandoffIndicatorValue, move func()) {
 	const rate, dur = 500, 7 * time.Second
 	up := startBG(t, 25*time.Second, tp.cn, tp.pmipdemo, "recv", "-listen", "[::]:5000", "-timeout", "20s", "-json")
 	down := startBG(t, 25*time.Second, tp.mn, tp.pmipdemo, "recv", "-listen", "[::]:5001", "-timeout", "20s", "-json")
@@ -202,7 +234,7 @@ func (tp *topo) handover(t *testing.T, mnAddr netip.Addr, hnp netip.Prefix) {
 	time.Sleep(1500 * time.Millisecond)
 	mag2Log := len(tp.mag2D.logText())
 	moved := time.Now()
-	tp.mag1.IP("link", "set", "acc", "netns", tp.mag2.Name)
+	move()
 	waitFor(t, 5*time.Second, "the binding to move to MAG2", func() (bool, string) {
 		b := tp.lmaD.binding(t, mnID)
 		return b != nil && b.ProxyCoA == mag2Addr && b.State == "active", fmt.Sprintf("%+v", b)
@@ -264,8 +296,8 @@ func (tp *topo) handover(t *testing.T, mnAddr netip.Addr, hnp netip.Prefix) {
 		t.Errorf("MN lost its address %v: %s", mnAddr, tp.mn.IP("-6", "addr"))
 	}
 	b := tp.lmaD.binding(t, mnID)
-	if b == nil || len(b.HNPs) != 1 || b.HNPs[0] != hnp || b.HI != int(mh.HIHandoffBetweenMAGs) {
-		t.Errorf("LMA binding after handover: %+v, want HNP %v, HI 3", b, hnp)
+	if b == nil || len(b.HNPs) != 1 || b.HNPs[0] != hnp || b.HI != int(hi) {
+		t.Errorf("LMA binding after handover: %+v, want HNP %v, HI %d", b, hnp, hi)
 	}
 	bul := tp.mag1D.bul(t)
 	if len(bul) != 0 {
