@@ -5,10 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/pmipdmm/pmipdmm/internal/transport"
@@ -97,23 +95,8 @@ func (c *DMMLoadConfig) setDefaults() error {
 	if !c.Prefixes.Addr().Is6() || c.Prefixes.Bits() > 64 || (64-c.Prefixes.Bits() < 31 && c.MNs > 1<<(64-c.Prefixes.Bits())) {
 		return fmt.Errorf("bench: %v holds too few /64s for %d MNs", c.Prefixes, c.MNs)
 	}
-	if c.MNs < 0 || c.MNs > 1<<30 {
-		return fmt.Errorf("bench: %d MNs", c.MNs)
-	}
-	if c.MNFormat == "" {
-		c.MNFormat = "mn%d@pmipbench"
-	}
-	if c.Window <= 0 {
-		c.Window = 256
-	}
-	if c.Window > 1<<15 {
-		return fmt.Errorf("bench: window %d above 32768", c.Window)
-	}
-	if c.Duration <= 0 && c.Count == 0 {
-		return errors.New("bench: neither a duration nor a count bounds the run")
-	}
-	if c.Timeout <= 0 {
-		c.Timeout = time.Second
+	if err := setRunDefaults(c.MNs, &c.MNFormat, &c.Window, c.Duration, c.Count, &c.Timeout); err != nil {
+		return err
 	}
 	m := &c.Mix
 	for _, w := range []int{m.Update, m.Move, m.QueryAddr, m.QueryPrefix, m.QueryMNID, m.Allocate, m.Holdings} {
@@ -169,11 +152,7 @@ type dmmMN struct {
 	pending bool
 }
 
-type dmmInflight struct {
-	sent int64
-	mn   int32
-	op   DMMOp
-}
+type dmmInflight = flight[DMMOp]
 
 type dmmComp struct {
 	mn     int32
@@ -184,17 +163,12 @@ type dmmComp struct {
 	pfx    netip.Prefix // HAA allocation: the prefix granted
 }
 
+// dmmPeer is an emulated MR.
 type dmmPeer struct {
-	idx      int32
-	addr     netip.Addr
-	tr       transport.Transport
-	mu       sync.Mutex
-	inflight map[uint16]dmmInflight
-	nextSeq  uint16
-	out      []transport.Packet
-	meta     []uint16
-	slab     []byte
-	bld      dmmBuilder
+	idx  int32
+	addr netip.Addr
+	flights[DMMOp]
+	bld dmmBuilder
 	// receive side (its own goroutine; read under mu by the driver)
 	hist      Histogram
 	pbaStatus [256]uint64
@@ -203,25 +177,14 @@ type dmmPeer struct {
 }
 
 type dmmRun struct {
+	driver[dmmComp]
 	cfg    DMMLoadConfig
-	start  time.Time
 	nais   [][]byte
 	mns    []dmmMN
-	idle   []int32
-	idleH  int
-	idleN  int
 	peers  []*dmmPeer
-	comps  chan []dmmComp
-	free   chan []dmmComp
-	done   chan struct{}
-	rng    *rand.Rand
-	out    int
-	total  uint64
 	ops    [dmmOpCount]OpCounts
-	sendEr uint64
 	wrong  uint64
 	wrongE string
-	tokens float64
 }
 
 // DMMLoad runs the LM or HAA load generator: the design of Load (a window
@@ -233,19 +196,10 @@ func DMMLoad(ctx context.Context, cfg DMMLoadConfig) (*DMMLoadReport, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	r := &dmmRun{
-		cfg:   cfg,
-		nais:  make([][]byte, cfg.MNs),
-		mns:   make([]dmmMN, cfg.MNs),
-		idle:  make([]int32, cfg.MNs),
-		comps: make(chan []dmmComp, 4*len(cfg.MRs)+16),
-		free:  make(chan []dmmComp, 8*len(cfg.MRs)+32),
-		done:  make(chan struct{}),
-		rng:   rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
-	}
+	r := &dmmRun{cfg: cfg, nais: mnNAIs(cfg.MNFormat, cfg.MNBase, cfg.MNs), mns: make([]dmmMN, cfg.MNs)}
+	r.init(cfg.MNs, len(cfg.MRs), cfg.Seed)
 	base := cfg.Prefixes.Masked().Addr().As16()
-	for i := range r.nais {
-		r.nais[i] = fmt.Appendf(nil, cfg.MNFormat, cfg.MNBase+i)
+	for i := range r.mns {
 		r.mns[i].mr = int32(i % len(cfg.MRs))
 		r.mns[i].anchor = r.mns[i].mr
 		if cfg.Target == TargetLM {
@@ -261,8 +215,8 @@ func DMMLoad(ctx context.Context, cfg DMMLoadConfig) (*DMMLoadReport, error) {
 		r.pushIdle(int32(i))
 	}
 	for i, tr := range cfg.MRs {
-		p := &dmmPeer{idx: int32(i), addr: tr.LocalAddr(), tr: tr, inflight: make(map[uint16]dmmInflight, cfg.Window),
-			nextSeq: uint16(r.rng.Uint32()), slab: make([]byte, maxBatch*slotSize)}
+		p := &dmmPeer{idx: int32(i), addr: tr.LocalAddr()}
+		p.init(tr, cfg.Window, uint16(r.rng.Uint32()))
 		p.bld.init()
 		r.peers = append(r.peers, p)
 	}
@@ -275,37 +229,10 @@ func DMMLoad(ctx context.Context, cfg DMMLoadConfig) (*DMMLoadReport, error) {
 	return r.report(), nil
 }
 
-func (r *dmmRun) now() int64 { return int64(time.Since(r.start)) }
-
-func (r *dmmRun) pushIdle(i int32) {
-	r.idle[(r.idleH+r.idleN)%len(r.idle)] = i
-	r.idleN++
-}
-
-func (r *dmmRun) popIdle() int32 {
-	i := r.idle[r.idleH]
-	r.idleH = (r.idleH + 1) % len(r.idle)
-	r.idleN--
-	return i
-}
-
 func (r *dmmRun) drive(ctx context.Context) {
-	cfg := &r.cfg
-	tickEvery := min(max(cfg.Timeout/8, time.Millisecond), 50*time.Millisecond)
-	if cfg.Rate > 0 {
-		tickEvery = time.Millisecond
-	}
-	tick := time.NewTicker(tickEvery)
-	defer tick.Stop()
-	var stop <-chan time.Time
-	if cfg.Duration > 0 {
-		tm := time.NewTimer(cfg.Duration)
-		defer tm.Stop()
-		stop = tm.C
-	}
+	r.startClock(r.cfg.Timeout, r.cfg.Duration, r.cfg.Rate)
+	defer r.stopClock()
 	stopping := false
-	last := time.Now()
-	r.tokens = 1
 	for {
 		if !stopping && r.issue() {
 			stopping = true
@@ -313,49 +240,30 @@ func (r *dmmRun) drive(ctx context.Context) {
 		if stopping && r.out == 0 {
 			return
 		}
-		select {
-		case cs := <-r.comps:
+		switch cs, ev := r.wait(ctx); ev {
+		case evCompletions:
 			for _, c := range cs {
 				r.complete(c)
 			}
-			select {
-			case r.free <- cs[:0]:
-			default:
-			}
-		case now := <-tick.C:
+			r.recycle(cs)
+		case evTick:
 			r.expire()
-			if cfg.Rate > 0 {
-				r.tokens = min(r.tokens+cfg.Rate*now.Sub(last).Seconds(), max(1, cfg.Rate*0.005))
-				last = now
-			}
-		case <-stop:
-			stopping = true
-		case <-ctx.Done():
+		case evStop:
 			stopping = true
 		}
 	}
 }
 
 func (r *dmmRun) issue() (countReached bool) {
-	cfg := &r.cfg
-	for r.out < cfg.Window && r.idleN > 0 {
-		if cfg.Count > 0 && r.total >= cfg.Count {
-			countReached = true
+	for {
+		ok, reached := r.admit(r.cfg.Window, r.cfg.Count)
+		if !ok {
+			countReached = reached
 			break
-		}
-		if cfg.Rate > 0 {
-			if r.tokens < 1 {
-				break
-			}
-			r.tokens--
 		}
 		r.start1(r.popIdle())
 	}
-	for _, p := range r.peers {
-		if len(p.out) > 0 {
-			r.flush(p)
-		}
-	}
+	r.flush()
 	return countReached
 }
 
@@ -403,24 +311,14 @@ func (r *dmmRun) send(i, m int32, op DMMOp) {
 	cfg := &r.cfg
 	st := &r.mns[i]
 	p := r.peers[m]
-	if len(p.out) == maxBatch {
-		r.flush(p)
+	if p.full() {
+		r.flushPeer(p)
 	}
-	ts := mh.TimestampValue(time.Now())
-	if ts <= st.lastTS {
-		ts = st.lastTS + 1
-	}
+	ts := nextTimestamp(st.lastTS)
 	p.mu.Lock()
-	seq := p.nextSeq
-	for {
-		if _, busy := p.inflight[seq]; !busy {
-			break
-		}
-		seq++
-	}
+	seq := p.freeSeq(p.nextSeq)
 	p.nextSeq = seq + 1
-	off := len(p.out) * slotSize
-	dst := p.slab[off : off+slotSize]
+	dst := p.slot()
 	var b []byte
 	var err error
 	switch op {
@@ -441,18 +339,15 @@ func (r *dmmRun) send(i, m int32, op DMMOp) {
 	}
 	if err != nil {
 		p.mu.Unlock()
-		r.sendEr++
+		r.sendErr++
 		r.pushIdle(i)
 		return
 	}
 	p.inflight[seq] = dmmInflight{sent: r.now(), mn: i, op: op}
 	p.mu.Unlock()
-	p.out = append(p.out, transport.Packet{Dst: cfg.Server, Data: b})
-	p.meta = append(p.meta, seq)
+	p.queue(seq, transport.Packet{Dst: cfg.Server, Data: b})
 	st.pending = true
-	r.out++
-	r.ops[op].Sent++
-	r.total++
+	r.sent(&r.ops[op], true)
 }
 
 // homeAddr is the address queried by home address: prefix::1.
@@ -462,35 +357,27 @@ func homeAddr(p netip.Prefix) netip.Addr {
 	return netip.AddrFrom16(a)
 }
 
-func (r *dmmRun) flush(p *dmmPeer) {
-	sent, err := sendAll(p.tr, p.out)
-	if err != nil {
-		for _, seq := range p.meta[sent:] {
-			p.mu.Lock()
-			e, ok := p.inflight[seq]
-			delete(p.inflight, seq)
-			p.mu.Unlock()
-			if ok {
-				r.complete(dmmComp{mn: e.mn, mr: p.idx, op: e.op, status: statusSendError})
-			}
+func (r *dmmRun) flush() {
+	for _, p := range r.peers {
+		if len(p.out) > 0 {
+			r.flushPeer(p)
 		}
 	}
-	p.out = p.out[:0]
-	p.meta = p.meta[:0]
+}
+
+func (r *dmmRun) flushPeer(p *dmmPeer) {
+	p.flush(func(e dmmInflight) {
+		r.complete(dmmComp{mn: e.mn, mr: p.idx, op: e.op, status: statusSendError})
+	})
 }
 
 func (r *dmmRun) expire() {
 	lim := r.now() - int64(r.cfg.Timeout)
 	var exp []dmmComp
 	for _, p := range r.peers {
-		p.mu.Lock()
-		for seq, e := range p.inflight {
-			if e.sent < lim {
-				delete(p.inflight, seq)
-				exp = append(exp, dmmComp{mn: e.mn, mr: p.idx, op: e.op, status: statusTimeout})
-			}
-		}
-		p.mu.Unlock()
+		p.expire(lim, func(e dmmInflight) {
+			exp = append(exp, dmmComp{mn: e.mn, mr: p.idx, op: e.op, status: statusTimeout})
+		})
 	}
 	for _, c := range exp {
 		r.complete(c)
@@ -500,18 +387,7 @@ func (r *dmmRun) expire() {
 func (r *dmmRun) complete(c dmmComp) {
 	st := &r.mns[c.mn]
 	st.pending = false
-	r.out--
-	cnt := &r.ops[c.op]
-	switch c.status {
-	case statusSendError:
-		cnt.Sent--
-		r.total--
-		r.sendEr++
-	case statusTimeout:
-		cnt.Timeouts++
-	default:
-		cnt.Answered++
-	}
+	r.settle(&r.ops[c.op], c.status, true)
 	if c.wrong != "" {
 		r.wrong++
 		if r.wrongE == "" {
@@ -536,22 +412,14 @@ func (r *dmmRun) complete(c dmmComp) {
 // MN's state, which the driver does not change while the request is
 // outstanding (one request per MN at a time).
 func (r *dmmRun) receive(p *dmmPeer) {
-	ps := make([]transport.Packet, maxBatch)
-	for i := range ps {
-		ps[i].Data = make([]byte, 0, 2048)
-	}
+	ps := recvBuffers()
 	var dec mh.Decoder
 	for {
 		n, err := p.tr.Receive(ps)
 		if err != nil {
 			return
 		}
-		var cs []dmmComp
-		select {
-		case cs = <-r.free:
-		default:
-			cs = make([]dmmComp, 0, maxBatch)
-		}
+		cs := r.batch()
 		now := r.now()
 		for i := 0; i < n; i++ {
 			msg, err := dec.Decode(ps[i].Data)
@@ -566,9 +434,7 @@ func (r *dmmRun) receive(p *dmmPeer) {
 		if len(cs) == 0 {
 			continue
 		}
-		select {
-		case r.comps <- cs:
-		case <-r.done:
+		if !r.deliver(cs) {
 			return
 		}
 	}
@@ -669,16 +535,9 @@ func (r *dmmRun) check(e dmmInflight, msg mh.Message) (string, netip.Prefix) {
 func (r *dmmRun) report() *DMMLoadReport {
 	cfg := &r.cfg
 	rep := &DMMLoadReport{LoadReport: LoadReport{Target: cfg.Target + " " + cfg.Server.String(), MAGs: len(r.peers), MNs: cfg.MNs,
-		Window: cfg.Window, Rate: cfg.Rate, Scheme: "timestamp", Elapsed: time.Since(r.start), SendErrors: r.sendEr,
+		Window: cfg.Window, Rate: cfg.Rate, Scheme: "timestamp", Elapsed: time.Since(r.start), SendErrors: r.sendErr,
 		Ops: map[string]OpCounts{}}, Wrong: r.wrong, WrongExample: r.wrongE}
-	for op, c := range r.ops {
-		rep.Sent += c.Sent
-		rep.Answered += c.Answered
-		rep.Timeouts += c.Timeouts
-		if c.Sent > 0 {
-			rep.Ops[DMMOp(op).String()] = c
-		}
-	}
+	addOps(&rep.LoadReport, r.ops[:], dmmOpNames[:])
 	var h Histogram
 	var pba, lr [256]uint64
 	for _, p := range r.peers {
@@ -705,10 +564,7 @@ func (r *dmmRun) report() *DMMLoadReport {
 		}
 	}
 	sort.SliceStable(rep.Status, func(i, j int) bool { return rep.Status[i].Message < rep.Status[j].Message })
-	rep.Latency = h.Summary()
-	if s := rep.Elapsed.Seconds(); s > 0 {
-		rep.Throughput = float64(rep.Answered) / s
-	}
+	summarize(&rep.LoadReport, &h)
 	return rep
 }
 
