@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/pmipdmm/pmipdmm/internal/transport"
@@ -95,8 +97,23 @@ func (c *DMMLoadConfig) setDefaults() error {
 	if !c.Prefixes.Addr().Is6() || c.Prefixes.Bits() > 64 || (64-c.Prefixes.Bits() < 31 && c.MNs > 1<<(64-c.Prefixes.Bits())) {
 		return fmt.Errorf("bench: %v holds too few /64s for %d MNs", c.Prefixes, c.MNs)
 	}
-	if err := setRunDefaults(c.MNs, &c.MNFormat, &c.Window, c.Duration, c.Count, &c.Timeout); err != nil {
-		return err
+	if c.MNs < 0 || c.MNs > 1<<30 {
+		return fmt.Errorf("bench: %d MNs", c.MNs)
+	}
+	if c.MNFormat == "" {
+		c.MNFormat = "mn%d@pmipbench"
+	}
+	if c.Window <= 0 {
+		c.Window = 256
+	}
+	if c.Window > 1<<15 {
+		return fmt.Errorf("bench: window %d above 32768", c.Window)
+	}
+	if c.Duration <= 0 && c.Count == 0 {
+		return errors.New("bench: neither a duration nor a count bounds the run")
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = time.Second
 	}
 	m := &c.Mix
 	for _, w := range []int{m.Update, m.Move, m.QueryAddr, m.QueryPrefix, m.QueryMNID, m.Allocate, m.Holdings} {
@@ -152,7 +169,11 @@ type dmmMN struct {
 	pending bool
 }
 
-type dmmInflight = flight[DMMOp]
+type dmmInflight struct {
+	sent int64
+	mn   int32
+	op   DMMOp
+}
 
 type dmmComp struct {
 	mn     int32
@@ -163,12 +184,17 @@ type dmmComp struct {
 	pfx    netip.Prefix // HAA allocation: the prefix granted
 }
 
-// dmmPeer is an emulated MR.
 type dmmPeer struct {
-	idx  int32
-	addr netip.Addr
-	flights[DMMOp]
-	bld dmmBuilder
+	idx      int32
+	addr     netip.Addr
+	tr       transport.Transport
+	mu       sync.Mutex
+	inflight map[uint16]dmmInflight
+	nextSeq  uint16
+	out      []transport.Packet
+	meta     []uint16
+	slab     []byte
+	bld      dmmBuilder
 	// receive side (its own goroutine; read under mu by the driver)
 	hist      Histogram
 	pbaStatus [256]uint64
@@ -177,14 +203,25 @@ type dmmPeer struct {
 }
 
 type dmmRun struct {
-	driver[dmmComp]
 	cfg    DMMLoadConfig
+	start  time.Time
 	nais   [][]byte
 	mns    []dmmMN
+	idle   []int32
+	idleH  int
+	idleN  int
 	peers  []*dmmPeer
+	comps  chan []dmmComp
+	free   chan []dmmComp
+	done   chan struct{}
+	rng    *rand.Rand
+	out    int
+	total  uint64
 	ops    [dmmOpCount]OpCounts
+	sendEr uint64
 	wrong  uint64
 	wrongE string
+	tokens float64
 }
 
 // DMMLoad runs the LM or HAA load generator: the design of Load (a window
@@ -196,10 +233,19 @@ func DMMLoad(ctx context.Context, cfg DMMLoadConfig) (*DMMLoadReport, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	r := &dmmRun{cfg: cfg, nais: mnNAIs(cfg.MNFormat, cfg.MNBase, cfg.MNs), mns: make([]dmmMN, cfg.MNs)}
-	r.init(cfg.MNs, len(cfg.MRs), cfg.Seed)
+	r := &dmmRun{
+		cfg:   cfg,
+		nais:  make([][]byte, cfg.MNs),
+		mns:   make([]dmmMN, cfg.MNs),
+		idle:  make([]int32, cfg.MNs),
+		comps: make(chan []dmmComp, 4*len(cfg.MRs)+16),
+		free:  make(chan []dmmComp, 8*len(cfg.MRs)+32),
+		done:  make(chan struct{}),
+		rng:   rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+	}
 	base := cfg.Prefixes.Masked().Addr().As16()
-	for i := range r.mns {
+	for i := range r.nais {
+		r.nais[i] = fmt.Appendf(nil, cfg.MNFormat, cfg.MNBase+i)
 		r.mns[i].mr = int32(i % len(cfg.MRs))
 		r.mns[i].anchor = r.mns[i].mr
 		if cfg.Target == TargetLM {
@@ -215,8 +261,8 @@ func DMMLoad(ctx context.Context, cfg DMMLoadConfig) (*DMMLoadReport, error) {
 		r.pushIdle(int32(i))
 	}
 	for i, tr := range cfg.MRs {
-		p := &dmmPeer{idx: int32(i), addr: tr.LocalAddr()}
-		p.init(tr, cfg.Window, uint16(r.rng.Uint32()))
+		p := &dmmPeer{idx: int32(i), addr: tr.LocalAddr(), tr: tr, inflight: make(map[uint16]dmmInflight, cfg.Window),
+			nextSeq: uint16(r.rng.Uint32()), slab: make([]byte, maxBatch*slotSize)}
 		p.bld.init()
 		r.peers = append(r.peers, p)
 	}
@@ -229,10 +275,37 @@ func DMMLoad(ctx context.Context, cfg DMMLoadConfig) (*DMMLoadReport, error) {
 	return r.report(), nil
 }
 
+func (r *dmmRun) now() int64 { return int64(time.Since(r.start)) }
+
+func (r *dmmRun) pushIdle(i int32) {
+	r.idle[(r.idleH+r.idleN)%len(r.idle)] = i
+	r.idleN++
+}
+
+func (r *dmmRun) popIdle() int32 {
+	i := r.idle[r.idleH]
+	r.idleH = (r.idleH + 1) % len(r.idle)
+	r.idleN--
+	return i
+}
+
 func (r *dmmRun) drive(ctx context.Context) {
-	r.startClock(r.cfg.Timeout, r.cfg.Duration, r.cfg.Rate)
-	defer r.stopClock()
+	cfg := &r.cfg
+	tickEvery := min(max(cfg.Timeout/8, time.Millisecond), 50*time.Millisecond)
+	if cfg.Rate > 0 {
+		tickEvery = time.Millisecond
+	}
+	tick := time.NewTicker(tickEvery)
+	defer tick.Stop()
+	var stop <-chan time.Time
+	if cfg.Duration > 0 {
+		tm := time.NewTimer(cfg.Duration)
+		defer tm.Stop()
+		stop = tm.C
+	}
 	stopping := false
+	last := time.Now()
+	r.tokens = 1
 	for {
 		if !stopping && r.issue() {
 			stopping = true
@@ -240,30 +313,49 @@ func (r *dmmRun) drive(ctx context.Context) {
 		if stopping && r.out == 0 {
 			return
 		}
-		switch cs, ev := r.wait(ctx); ev {
-		case evCompletions:
+		select {
+		case cs := <-r.comps:
 			for _, c := range cs {
 				r.complete(c)
 			}
-			r.recycle(cs)
-		case evTick:
+			select {
+			case r.free <- cs[:0]:
+			default:
+			}
+		case now := <-tick.C:
 			r.expire()
-		case evStop:
+			if cfg.Rate > 0 {
+				r.tokens = min(r.tokens+cfg.Rate*now.Sub(last).Seconds(), max(1, cfg.Rate*0.005))
+				last = now
+			}
+		case <-stop:
+			stopping = true
+		case <-ctx.Done():
 			stopping = true
 		}
 	}
 }
 
 func (r *dmmRun) issue() (countReached bool) {
-	for {
-		ok, reached := r.admit(r.cfg.Window, r.cfg.Count)
-		if !ok {
-			countReached = reached
+	cfg := &r.cfg
+	for r.out < cfg.Window && r.idleN > 0 {
+		if cfg.Count > 0 && r.total >= cfg.Count {
+			countReached = true
 			break
+		}
+		if cfg.Rate > 0 {
+			if r.tokens < 1 {
+				break
+			}
+			r.tokens--
 		}
 		r.start1(r.popIdle())
 	}
-	r.flush()
+	for _, p := range r.peers {
+		if len(p.out) > 0 {
+			r.flush(p)
+		}
+	}
 	return countReached
 }
 
@@ -311,14 +403,24 @@ func (r *dmmRun) send(i, m int32, op DMMOp) {
 	cfg := &r.cfg
 	st := &r.mns[i]
 	p := r.peers[m]
-	if p.full() {
-		r.flushPeer(p)
+	if len(p.out) == maxBatch {
+		r.flush(p)
 	}
-	ts := nextTimestamp(st.lastTS)
+	ts := mh.TimestampValue(time.Now())
+	if ts <= st.lastTS {
+		ts = st.lastTS + 1
+	}
 	p.mu.Lock()
-	seq := p.freeSeq(p.nextSeq)
+	seq := p.nextSeq
+	for {
+		if _, busy := p.inflight[seq]; !busy {
+			break
+		}
+		seq++
+	}
 	p.nextSeq = seq + 1
-	dst := p.slot()
+	off := len(p.out) * slotSize
+	dst := p.slab[off : off+slotSize]
 	var b []byte
 	var err error
 	switch op {
@@ -339,15 +441,18 @@ func (r *dmmRun) send(i, m int32, op DMMOp) {
 	}
 	if err != nil {
 		p.mu.Unlock()
-		r.sendErr++
+		r.sendEr++
 		r.pushIdle(i)
 		return
 	}
 	p.inflight[seq] = dmmInflight{sent: r.now(), mn: i, op: op}
 	p.mu.Unlock()
-	p.queue(seq, transport.Packet{Dst: cfg.Server, Data: b})
+	p.out = append(p.out, transport.Packet{Dst: cfg.Server, Data: b})
+	p.meta = append(p.meta, seq)
 	st.pending = true
-	r.sent(&r.ops[op], true)
+	r.out++
+	r.ops[op].Sent++
+	r.total++
 }
 
 // homeAddr is the address queried by home address: prefix::1.
@@ -357,27 +462,35 @@ func homeAddr(p netip.Prefix) netip.Addr {
 	return netip.AddrFrom16(a)
 }
 
-func (r *dmmRun) flush() {
-	for _, p := range r.peers {
-		if len(p.out) > 0 {
-			r.flushPeer(p)
+func (r *dmmRun) flush(p *dmmPeer) {
+	sent, err := sendAll(p.tr, p.out)
+	if err != nil {
+		for _, seq := range p.meta[sent:] {
+			p.mu.Lock()
+			e, ok := p.inflight[seq]
+			delete(p.inflight, seq)
+			p.mu.Unlock()
+			if ok {
+				r.complete(dmmComp{mn: e.mn, mr: p.idx, op: e.op, status: statusSendError})
+			}
 		}
 	}
-}
-
-func (r *dmmRun) flushPeer(p *dmmPeer) {
-	p.flush(func(e dmmInflight) {
-		r.complete(dmmComp{mn: e.mn, mr: p.idx, op: e.op, status: statusSendError})
-	})
+	p.out = p.out[:0]
+	p.meta = p.meta[:0]
 }
 
 func (r *dmmRun) expire() {
 	lim := r.now() - int64(r.cfg.Timeout)
 	var exp []dmmComp
 	for _, p := range r.peers {
-		p.expire(lim, func(e dmmInflight) {
-			exp = append(exp, dmmComp{mn: e.mn, mr: p.idx, op: e.op, status: statusTimeout})
-		})
+		p.mu.Lock()
+		for seq, e := range p.inflight {
+			if e.sent < lim {
+				delete(p.inflight, seq)
+				exp = append(exp, dmmComp{mn: e.mn, mr: p.idx, op: e.op, status: statusTimeout})
+			}
+		}
+		p.mu.Unlock()
 	}
 	for _, c := range exp {
 		r.complete(c)
@@ -387,7 +500,18 @@ func (r *dmmRun) expire() {
 func (r *dmmRun) complete(c dmmComp) {
 	st := &r.mns[c.mn]
 	st.pending = false
-	r.settle(&r.ops[c.op], c.status, true)
+	r.out--
+	cnt := &r.ops[c.op]
+	switch c.status {
+	case statusSendError:
+		cnt.Sent--
+		r.total--
+		r.sendEr++
+	case statusTimeout:
+		cnt.Timeouts++
+	default:
+		cnt.Answered++
+	}
 	if c.wrong != "" {
 		r.wrong++
 		if r.wrongE == "" {
@@ -412,14 +536,22 @@ func (r *dmmRun) complete(c dmmComp) {
 // MN's state, which the driver does not change while the request is
 // outstanding (one request per MN at a time).
 func (r *dmmRun) receive(p *dmmPeer) {
-	ps := recvBuffers()
+	ps := make([]transport.Packet, maxBatch)
+	for i := range ps {
+		ps[i].Data = make([]byte, 0, 2048)
+	}
 	var dec mh.Decoder
 	for {
 		n, err := p.tr.Receive(ps)
 		if err != nil {
 			return
 		}
-		cs := r.batch()
+		var cs []dmmComp
+		select {
+		case cs = <-r.free:
+		default:
+			cs = make([]dmmComp, 0, maxBatch)
+		}
 		now := r.now()
 		for i := 0; i < n; i++ {
 			msg, err := dec.Decode(ps[i].Data)
@@ -434,7 +566,9 @@ func (r *dmmRun) receive(p *dmmPeer) {
 		if len(cs) == 0 {
 			continue
 		}
-		if !r.deliver(cs) {
+		select {
+		case r.comps <- cs:
+		case <-r.done:
 			return
 		}
 	}
@@ -535,9 +669,16 @@ func (r *dmmRun) check(e dmmInflight, msg mh.Message) (string, netip.Prefix) {
 func (r *dmmRun) report() *DMMLoadReport {
 	cfg := &r.cfg
 	rep := &DMMLoadReport{LoadReport: LoadReport{Target: cfg.Target + " " + cfg.Server.String(), MAGs: len(r.peers), MNs: cfg.MNs,
-		Window: cfg.Window, Rate: cfg.Rate, Scheme: "timestamp", Elapsed: time.Since(r.start), SendErrors: r.sendErr,
+		Window: cfg.Window, Rate: cfg.Rate, Scheme: "timestamp", Elapsed: time.Since(r.start), SendErrors: r.sendEr,
 		Ops: map[string]OpCounts{}}, Wrong: r.wrong, WrongExample: r.wrongE}
-	addOps(&rep.LoadReport, r.ops[:], dmmOpNames[:])
+	for op, c := range r.ops {
+		rep.Sent += c.Sent
+		rep.Answered += c.Answered
+		rep.Timeouts += c.Timeouts
+		if c.Sent > 0 {
+			rep.Ops[DMMOp(op).String()] = c
+		}
+	}
 	var h Histogram
 	var pba, lr [256]uint64
 	for _, p := range r.peers {
@@ -564,7 +705,10 @@ func (r *dmmRun) report() *DMMLoadReport {
 		}
 	}
 	sort.SliceStable(rep.Status, func(i, j int) bool { return rep.Status[i].Message < rep.Status[j].Message })
-	summarize(&rep.LoadReport, &h)
+	rep.Latency = h.Summary()
+	if s := rep.Elapsed.Seconds(); s > 0 {
+		rep.Throughput = float64(rep.Answered) / s
+	}
 	return rep
 }
 

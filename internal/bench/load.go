@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"sort"
 	"sync"
@@ -97,8 +98,23 @@ func (c *LoadConfig) setDefaults() error {
 	if c.MNs == 0 {
 		c.MNs = 1000
 	}
-	if err := setRunDefaults(c.MNs, &c.MNFormat, &c.Window, c.Duration, c.Count, &c.Timeout); err != nil {
-		return err
+	if c.MNs < 0 || c.MNs > 1<<30 {
+		return fmt.Errorf("bench: %d MNs", c.MNs)
+	}
+	if c.MNFormat == "" {
+		c.MNFormat = "mn%d@pmipbench"
+	}
+	if c.Window <= 0 {
+		c.Window = 256
+	}
+	if c.Window > 1<<15 {
+		return fmt.Errorf("bench: window %d above 32768", c.Window)
+	}
+	if c.Duration <= 0 && c.Count == 0 {
+		return errors.New("bench: neither a duration nor a count bounds the run")
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = time.Second
 	}
 	if c.Mix == (Mix{}) {
 		c.Mix = Mix{Reregister: 70, Handover: 20, Deregister: 10}
@@ -184,7 +200,11 @@ type mnState struct {
 }
 
 // inflight is an outstanding PBU, keyed by (MAG, Sequence #).
-type inflight = flight[Op]
+type inflight struct {
+	sent int64 // ns since the start
+	mn   int32
+	op   Op
+}
 
 type completion struct {
 	hnp    netip.Prefix
@@ -194,11 +214,45 @@ type completion struct {
 	status int16 // -1: timed out, -2: send failed
 }
 
-// magState is an emulated MAG.
+const (
+	statusTimeout   = -1
+	statusSendError = -2
+	maxBatch        = 64
+	slotSize        = 512
+)
+
+// batchSender is implemented by transports that send several packets in
+// one system call (transport.Raw).
+type batchSender interface {
+	SendBatch(ps []transport.Packet) (int, error)
+}
+
+// sendAll sends out through tr, in one batch when tr can, and returns how
+// many went out before the first error.
+func sendAll(tr transport.Transport, out []transport.Packet) (sent int, err error) {
+	if bs, ok := tr.(batchSender); ok {
+		return bs.SendBatch(out)
+	}
+	for _, p := range out {
+		if err = tr.Send(p.Dst, p.Data); err != nil {
+			return sent, err
+		}
+		sent++
+	}
+	return sent, nil
+}
+
 type magState struct {
-	idx int32
-	flights[Op]
-	bld *pbuBuilder
+	idx      int32
+	tr       transport.Transport
+	mu       sync.Mutex
+	inflight map[uint16]inflight
+	nextSeq  uint16
+	// driver-owned send batch
+	out  []transport.Packet
+	meta []uint16 // sequence numbers of out
+	slab []byte
+	bld  *pbuBuilder
 }
 
 type receiver struct {
@@ -211,16 +265,29 @@ type receiver struct {
 }
 
 type loadRun struct {
-	driver[completion]
 	cfg     LoadConfig
+	start   time.Time
 	nais    [][]byte
 	mns     []mnState
+	idle    []int32 // FIFO ring
+	idleH   int
+	idleN   int
 	mags    []*magState
 	recv    []*receiver
+	comps   chan []completion
+	free    chan []completion
+	done    chan struct{}
+	rng     *rand.Rand
+	out     int // outstanding
+	total   uint64
 	ops     [opCount]OpCounts
+	sendErr uint64
 	cleanup bool
 	clean   OpCounts
+	tokens  float64
 }
+
+func (r *loadRun) now() int64 { return int64(time.Since(r.start)) }
 
 // Load runs the load generator until cfg.Duration or cfg.Count, waits for
 // the outstanding PBUs, de-registers what is registered (unless
@@ -230,17 +297,27 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	r := &loadRun{cfg: cfg, nais: mnNAIs(cfg.MNFormat, cfg.MNBase, cfg.MNs), mns: make([]mnState, cfg.MNs)}
-	r.init(cfg.MNs, len(cfg.MAGs), cfg.Seed)
-	for i := range r.mns {
+	r := &loadRun{
+		cfg:   cfg,
+		nais:  make([][]byte, cfg.MNs),
+		mns:   make([]mnState, cfg.MNs),
+		idle:  make([]int32, cfg.MNs),
+		comps: make(chan []completion, 4*len(cfg.MAGs)+16),
+		free:  make(chan []completion, 8*len(cfg.MAGs)+32),
+		done:  make(chan struct{}),
+		rng:   rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+	}
+	for i := range r.nais {
+		r.nais[i] = fmt.Appendf(nil, cfg.MNFormat, cfg.MNBase+i)
 		r.mns[i].mag = int32(i % len(cfg.MAGs))
 		r.mns[i].seq = uint16(r.rng.Uint32())
 		r.pushIdle(int32(i))
 	}
 	for i, tr := range cfg.MAGs {
-		ms := &magState{idx: int32(i), bld: newPBUBuilder()}
-		ms.init(tr, cfg.Window, uint16(r.rng.Uint32()))
-		r.mags = append(r.mags, ms)
+		r.mags = append(r.mags, &magState{
+			idx: int32(i), tr: tr, inflight: make(map[uint16]inflight, cfg.Window),
+			nextSeq: uint16(r.rng.Uint32()), slab: make([]byte, maxBatch*slotSize), bld: newPBUBuilder(),
+		})
 		r.recv = append(r.recv, &receiver{})
 	}
 	r.start = time.Now()
@@ -271,58 +348,92 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	return rep, nil
 }
 
+func (r *loadRun) pushIdle(i int32) {
+	r.idle[(r.idleH+r.idleN)%len(r.idle)] = i
+	r.idleN++
+}
+
+func (r *loadRun) popIdle() int32 {
+	i := r.idle[r.idleH]
+	r.idleH = (r.idleH + 1) % len(r.idle)
+	r.idleN--
+	return i
+}
+
 // drive issues PBUs and processes completions until the run is over and
 // nothing is outstanding. In the cleanup phase only the idle queue's
-// de-registrations are sent, neither paced nor bounded in time.
+// de-registrations are sent.
 func (r *loadRun) drive(ctx context.Context, cleanup bool) {
-	rate, bound := r.cfg.Rate, r.cfg.Duration
-	if cleanup {
-		rate, bound = 0, 0
+	cfg := &r.cfg
+	tickEvery := min(max(cfg.Timeout/8, time.Millisecond), 50*time.Millisecond)
+	if cfg.Rate > 0 && !cleanup {
+		tickEvery = time.Millisecond
 	}
-	r.startClock(r.cfg.Timeout, bound, rate)
-	defer r.stopClock()
+	tick := time.NewTicker(tickEvery)
+	defer tick.Stop()
+	var stop <-chan time.Time
+	if cfg.Duration > 0 && !cleanup {
+		tm := time.NewTimer(cfg.Duration)
+		defer tm.Stop()
+		stop = tm.C
+	}
 	stopping := false
+	lastRefill := time.Now()
+	r.tokens = 1
 	for {
 		if !stopping {
 			if cleanup {
-				r.issue(true)
+				r.issue(0, true)
 				stopping = true // everything is queued at once, paced by the window
-			} else if r.issue(false) {
+			} else if r.issue(cfg.Rate, false) {
 				stopping = true
 			}
 		} else if cleanup && r.idleN > 0 {
-			r.issue(true)
+			r.issue(0, true)
 		}
 		if stopping && r.out == 0 && (!cleanup || r.idleN == 0) {
 			return
 		}
-		switch cs, ev := r.wait(ctx); ev {
-		case evCompletions:
+		select {
+		case cs := <-r.comps:
 			for _, c := range cs {
 				r.complete(c)
 			}
 			r.flush() // HI=4 follow-ups (sequence scheme)
-			r.recycle(cs)
-		case evTick:
+			select {
+			case r.free <- cs[:0]:
+			default:
+			}
+		case now := <-tick.C:
 			r.expire()
-		case evStop:
+			if cfg.Rate > 0 {
+				r.tokens = min(r.tokens+cfg.Rate*now.Sub(lastRefill).Seconds(), max(1, cfg.Rate*0.005))
+				lastRefill = now
+			}
+		case <-stop:
+			stopping = true
+		case <-ctx.Done():
 			stopping = true
 		}
 	}
 }
 
 // issue starts operations while the window and the rate allow; it
-// returns true when the Count bound is reached (the cleanup has none).
-func (r *loadRun) issue(cleanup bool) (countReached bool) {
-	count := r.cfg.Count
-	if cleanup {
-		count = 0
-	}
-	for {
-		ok, reached := r.admit(r.cfg.Window, count)
-		if !ok {
-			countReached = reached
-			break
+// returns true when the Count bound is reached.
+func (r *loadRun) issue(rate float64, cleanup bool) (countReached bool) {
+	cfg := &r.cfg
+	for r.out < cfg.Window && r.idleN > 0 {
+		if !cleanup {
+			if cfg.Count > 0 && r.total >= cfg.Count {
+				countReached = true
+				break
+			}
+			if rate > 0 {
+				if r.tokens < 1 {
+					break
+				}
+				r.tokens--
+			}
 		}
 		r.start1(r.popIdle(), cleanup)
 	}
@@ -373,7 +484,7 @@ func (r *loadRun) send(i, m int32, op Op) {
 	cfg := &r.cfg
 	st := &r.mns[i]
 	ms := r.mags[m]
-	if ms.full() {
+	if len(ms.out) == maxBatch {
 		r.flushMAG(ms)
 	}
 	f := pbuFields{lifetime: cfg.Lifetime, nai: r.nais[i], att: cfg.ATT}
@@ -396,22 +507,32 @@ func (r *loadRun) send(i, m int32, op Op) {
 		f.hi, f.hnp, f.lifetime = mh.HIHandoffStateUnknown, st.hnp, 0
 	}
 	if !cfg.Sequence {
-		st.lastTS = nextTimestamp(st.lastTS)
-		f.ts = st.lastTS
+		ts := mh.TimestampValue(time.Now())
+		if ts <= st.lastTS {
+			ts = st.lastTS + 1
+		}
+		st.lastTS = ts
+		f.ts = ts
 	}
 	ms.mu.Lock()
 	seq := ms.nextSeq
 	if cfg.Sequence {
 		seq = st.seq + 1
 	}
-	seq = ms.freeSeq(seq)
+	for {
+		if _, busy := ms.inflight[seq]; !busy {
+			break
+		}
+		seq++
+	}
 	if cfg.Sequence {
 		st.seq = seq
 	} else {
 		ms.nextSeq = seq + 1
 	}
 	f.seq = seq
-	b, err := ms.bld.build(ms.slot(), &f)
+	off := len(ms.out) * slotSize
+	b, err := ms.bld.build(ms.slab[off:off+slotSize], &f)
 	if err != nil {
 		ms.mu.Unlock()
 		r.sendErr++
@@ -420,18 +541,16 @@ func (r *loadRun) send(i, m int32, op Op) {
 	}
 	ms.inflight[seq] = inflight{sent: r.now(), mn: i, op: op}
 	ms.mu.Unlock()
-	ms.queue(seq, transport.Packet{Dst: cfg.LMA, Data: b})
+	ms.out = append(ms.out, transport.Packet{Dst: cfg.LMA, Data: b})
+	ms.meta = append(ms.meta, seq)
 	st.pending++
-	r.sent(r.counts(op))
-}
-
-// counts is where the PBUs of op are counted: by operation, or apart (and
-// not towards the Count bound) in the cleanup phase.
-func (r *loadRun) counts(op Op) (cnt *OpCounts, inTotal bool) {
+	r.out++
 	if r.cleanup {
-		return &r.clean, false
+		r.clean.Sent++
+	} else {
+		r.ops[op].Sent++
+		r.total++
 	}
-	return &r.ops[op], true
 }
 
 func (r *loadRun) idleAgain(i int32) {
@@ -449,9 +568,21 @@ func (r *loadRun) flush() {
 }
 
 func (r *loadRun) flushMAG(ms *magState) {
-	ms.flush(func(e inflight) {
-		r.complete(completion{mn: e.mn, mag: ms.idx, op: e.op, status: statusSendError})
-	})
+	sent, err := sendAll(ms.tr, ms.out)
+	if err != nil {
+		// The rest were not sent: undo them.
+		for _, seq := range ms.meta[sent:] {
+			ms.mu.Lock()
+			e, ok := ms.inflight[seq]
+			delete(ms.inflight, seq)
+			ms.mu.Unlock()
+			if ok {
+				r.complete(completion{mn: e.mn, mag: ms.idx, op: e.op, status: statusSendError})
+			}
+		}
+	}
+	ms.out = ms.out[:0]
+	ms.meta = ms.meta[:0]
 }
 
 // expire times out the PBUs outstanding longer than Timeout.
@@ -459,9 +590,14 @@ func (r *loadRun) expire() {
 	lim := r.now() - int64(r.cfg.Timeout)
 	var exp []completion
 	for _, ms := range r.mags {
-		ms.expire(lim, func(e inflight) {
-			exp = append(exp, completion{mn: e.mn, mag: ms.idx, op: e.op, status: statusTimeout})
-		})
+		ms.mu.Lock()
+		for seq, e := range ms.inflight {
+			if e.sent < lim {
+				delete(ms.inflight, seq)
+				exp = append(exp, completion{mn: e.mn, mag: ms.idx, op: e.op, status: statusTimeout})
+			}
+		}
+		ms.mu.Unlock()
 	}
 	for _, c := range exp {
 		r.complete(c)
@@ -472,8 +608,23 @@ func (r *loadRun) expire() {
 func (r *loadRun) complete(c completion) {
 	st := &r.mns[c.mn]
 	st.pending--
-	cnt, inTotal := r.counts(c.op)
-	r.settle(cnt, c.status, inTotal)
+	r.out--
+	cnt := &r.ops[c.op]
+	if r.cleanup {
+		cnt = &r.clean
+	}
+	switch {
+	case c.status == statusSendError:
+		cnt.Sent--
+		if !r.cleanup {
+			r.total--
+		}
+		r.sendErr++
+	case c.status == statusTimeout:
+		cnt.Timeouts++
+	default:
+		cnt.Answered++
+	}
 	ok := c.status >= 0 && c.status < 128
 	switch c.op {
 	case OpRegister, OpReregister, OpHandover:
@@ -506,14 +657,22 @@ func (r *loadRun) complete(c completion) {
 // handed to the driver a batch at a time.
 func (r *loadRun) receive(m int) {
 	ms, rc := r.mags[m], r.recv[m]
-	ps := recvBuffers()
+	ps := make([]transport.Packet, maxBatch)
+	for i := range ps {
+		ps[i].Data = make([]byte, 0, 2048)
+	}
 	var dec mh.Decoder
 	for {
 		n, err := ms.tr.Receive(ps)
 		if err != nil {
 			return
 		}
-		cs := r.batch()
+		var cs []completion
+		select {
+		case cs = <-r.free:
+		default:
+			cs = make([]completion, 0, maxBatch)
+		}
 		rc.mu.Lock()
 		now := r.now()
 		for i := 0; i < n; i++ {
@@ -537,7 +696,9 @@ func (r *loadRun) receive(m int) {
 		if len(cs) == 0 {
 			continue
 		}
-		if !r.deliver(cs) {
+		select {
+		case r.comps <- cs:
+		case <-r.done:
 			return
 		}
 	}
@@ -610,7 +771,14 @@ func (r *loadRun) report() *LoadReport {
 	if cfg.Sequence {
 		rep.Scheme = "sequence"
 	}
-	addOps(rep, r.ops[:], opNames[:])
+	for op, c := range r.ops {
+		rep.Sent += c.Sent
+		rep.Answered += c.Answered
+		rep.Timeouts += c.Timeouts
+		if c.Sent > 0 {
+			rep.Ops[Op(op).String()] = c
+		}
+	}
 	var h Histogram
 	var status [256]uint64
 	for _, rc := range r.recv {
@@ -637,6 +805,9 @@ func (r *loadRun) report() *LoadReport {
 		}
 	}
 	sort.Slice(rep.Status, func(i, j int) bool { return rep.Status[i].Code < rep.Status[j].Code })
-	summarize(rep, &h)
+	rep.Latency = h.Summary()
+	if s := rep.Elapsed.Seconds(); s > 0 {
+		rep.Throughput = float64(rep.Answered) / s
+	}
 	return rep
 }
