@@ -29,6 +29,20 @@ import (
 	"github.com/pmipdmm/pmipdmm/mh"
 )
 
+// fakeMRDeps makes the daemon open an in-memory transport on netw, the
+// fake data plane fake and the punt path pt instead of the kernel's, for
+// the rest of the test.
+func fakeMRDeps(t *testing.T) (netw *transport.Network, fake *dataplane.Fake, pt *testPunt) {
+	netw, fake = transport.NewNetwork(), dataplane.NewFake()
+	pt = &testPunt{held: map[netip.Prefix]bool{}, misses: make(chan mr.Miss)}
+	oldT, oldD, oldP := openTransport, openDriver, openPunt
+	t.Cleanup(func() { openTransport, openDriver, openPunt = oldT, oldD, oldP })
+	openTransport = func(c *config.Config) (transport.Transport, error) { return netw.Attach(c.Transport.Address) }
+	openDriver = func(string) (dataplane.Driver, string, error) { return fake, "test", nil }
+	openPunt = func(punt.Config, *logrus.Entry) (puntPath, error) { return pt, nil }
+	return netw, fake, pt
+}
+
 // testPunt is the MR's punt path without a TUN device.
 type testPunt struct {
 	mu     sync.Mutex
@@ -107,14 +121,7 @@ func TestRunMR(t *testing.T) {
 	write(base)
 
 	mrAddr, lmAddr := netip.MustParseAddr("2001:db8:ff::21"), netip.MustParseAddr("2001:db8:ff::a")
-	netw := transport.NewNetwork()
-	fake := dataplane.NewFake()
-	pt := &testPunt{held: map[netip.Prefix]bool{}, misses: make(chan mr.Miss)}
-	oldT, oldD, oldP := openTransport, openDriver, openPunt
-	t.Cleanup(func() { openTransport, openDriver, openPunt = oldT, oldD, oldP })
-	openTransport = func(c *config.Config) (transport.Transport, error) { return netw.Attach(c.Transport.Address) }
-	openDriver = func(string) (dataplane.Driver, string, error) { return fake, "test", nil }
-	openPunt = func(punt.Config, *logrus.Entry) (puntPath, error) { return pt, nil }
+	netw, _, pt := fakeMRDeps(t)
 
 	var logs syncBuf
 	stop := make(chan struct{})

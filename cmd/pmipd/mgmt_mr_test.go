@@ -10,13 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
-	"github.com/pmipdmm/pmipdmm/dmm/mr"
-	"github.com/pmipdmm/pmipdmm/internal/config"
-	"github.com/pmipdmm/pmipdmm/internal/dataplane"
 	"github.com/pmipdmm/pmipdmm/internal/mgmt"
-	"github.com/pmipdmm/pmipdmm/internal/punt"
 	"github.com/pmipdmm/pmipdmm/internal/transport"
 	"github.com/pmipdmm/pmipdmm/mh"
 )
@@ -31,13 +25,7 @@ func TestMRManagementAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	mrAddr, magAddr := netip.MustParseAddr("2001:db8:ff::21"), netip.MustParseAddr("2001:db8:ff::a1")
-	netw := transport.NewNetwork()
-	pt := &testPunt{held: map[netip.Prefix]bool{}, misses: make(chan mr.Miss)}
-	oldT, oldD, oldP := openTransport, openDriver, openPunt
-	t.Cleanup(func() { openTransport, openDriver, openPunt = oldT, oldD, oldP })
-	openTransport = func(c *config.Config) (transport.Transport, error) { return netw.Attach(c.Transport.Address) }
-	openDriver = func(string) (dataplane.Driver, string, error) { return dataplane.NewFake(), "test", nil }
-	openPunt = func(punt.Config, *logrus.Entry) (puntPath, error) { return pt, nil }
+	netw, _, _ := fakeMRDeps(t)
 
 	var logs syncBuf
 	stop := make(chan struct{})

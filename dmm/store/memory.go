@@ -127,23 +127,7 @@ func (m *Memory) GetMany(ctx context.Context, keys []string) ([]KV, int64, error
 
 // List implements Store.
 func (m *Memory) List(ctx context.Context, prefix string, limit int) ([]KV, int64, error) {
-	if err := ctxErr(ctx); err != nil {
-		return nil, 0, err
-	}
-	now := m.clk.Now()
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if m.closed {
-		return nil, 0, ErrClosed
-	}
-	var out []KV
-	m.keys.ascendPrefix(prefix, func(k string) bool {
-		if e := m.data[k]; live(e, now) {
-			out = append(out, copyKV(e.kv))
-		}
-		return limit <= 0 || len(out) < limit
-	})
-	return out, m.rev, nil
+	return m.ListAfter(ctx, prefix, "", limit)
 }
 
 // ListAfter implements Store.
