@@ -69,13 +69,8 @@ func (t *treap) remove(key string) {
 	t.root = merge(l, r)
 }
 
-// ascendPrefix calls f for each key starting with prefix, in order, until
-// f returns false.
-func (t *treap) ascendPrefix(prefix string, f func(string) bool) {
-	ascend(t.root, prefix, prefix, f)
-}
-
-// ascendFrom is ascendPrefix from the first key >= from (from >= prefix).
+// ascendFrom calls f for each key starting with prefix and not before
+// from, in order, until f returns false.
 func (t *treap) ascendFrom(prefix, from string, f func(string) bool) {
 	ascend(t.root, prefix, max(from, prefix), f)
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // The treap agrees with a sorted slice under random inserts, removals and
-// prefix scans.
+// prefix scans from a key.
 func TestTreapMatchesSortedSlice(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var tr treap
@@ -26,17 +26,18 @@ func TestTreapMatchesSortedSlice(t *testing.T) {
 		if i%250 != 0 {
 			continue
 		}
-		for _, p := range []string{"", "a", "b/", "c/1", "d/29", "e"} {
+		for _, x := range []struct{ p, from string }{{"", ""}, {"a", "a"}, {"b/", "b/"}, {"c/1", "c/1"}, {"d/29", "d/29"},
+			{"e", "e"}, {"b/", "b/15"}, {"a", "a/2\x00"}, {"", "c"}, {"c/", "d"}} {
 			var want, got []string
 			for k := range set {
-				if strings.HasPrefix(k, p) {
+				if strings.HasPrefix(k, x.p) && k >= x.from {
 					want = append(want, k)
 				}
 			}
 			slices.Sort(want)
-			tr.ascendPrefix(p, func(k string) bool { got = append(got, k); return true })
+			tr.ascendFrom(x.p, x.from, func(k string) bool { got = append(got, k); return true })
 			if !slices.Equal(got, want) {
-				t.Fatalf("step %d prefix %q: got %d keys, want %d", i, p, len(got), len(want))
+				t.Fatalf("step %d prefix %q from %q: got %d keys, want %d", i, x.p, x.from, len(got), len(want))
 			}
 		}
 	}
