@@ -10,6 +10,7 @@ import (
 	"github.com/pmipdmm/pmipdmm/internal/ndp"
 	"github.com/pmipdmm/pmipdmm/lma"
 	"github.com/pmipdmm/pmipdmm/mag"
+	"github.com/pmipdmm/pmipdmm/mh"
 )
 
 // lmaConfig maps the lma section of the file onto lma.Config (without the
@@ -120,7 +121,8 @@ func magConfig(c *config.Config, warn func(key, reason string)) (mag.Config, err
 		warn("mag.link_layer_address", fmt.Sprintf("%v not supported: the access links use the RFC 6543 address %v", s.LinkLayerAddress, ndp.RouterMAC))
 	}
 	for _, a := range s.Access {
-		out.Interfaces = append(out.Interfaces, mag.Interface{Name: a.Interface, ATT: a.ATT})
+		out.Interfaces = append(out.Interfaces, mag.Interface{Name: a.Interface, ATT: a.ATT,
+			AttachHI: mh.HandoffIndicatorValue(a.AttachHI), MovedHI: mh.HandoffIndicatorValue(a.MovedHI)})
 		switch a.MNIDFrom {
 		case config.MNIDFromMAC:
 			// The profile with the MN's MAC, else an MN-ID from the MAC.

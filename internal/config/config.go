@@ -217,6 +217,15 @@ type AccessLink struct {
 	ATT mh.ATT `mapstructure:"att"`
 	// MNIDFrom is how the MN-ID of an attached node is found (default mac).
 	MNIDFrom MNIDSource `mapstructure:"mn_id_from"`
+	// AttachHI is the Handoff Indicator sent for a node that appears on
+	// the link (RFC 5213 §6.9.1.1): 1, attachment over a new interface
+	// (default), or 4, handoff state unknown (the MAG cannot tell a new
+	// attachment from a handoff, e.g. behind access points).
+	AttachHI uint8 `mapstructure:"attach_handoff_indicator"`
+	// MovedHI is the Handoff Indicator sent for a node whose link moved
+	// here from another MAG: 3, handoff between MAGs for the same
+	// interface (default), 2 or 4.
+	MovedHI uint8 `mapstructure:"moved_handoff_indicator"`
 }
 
 // MNIDSource is how a MAG identifies an attached mobile node.

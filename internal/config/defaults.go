@@ -128,6 +128,12 @@ func applyDefaults(c *Config, present map[string]bool) {
 		if !set(fmt.Sprintf("mag.access[%d].mn_id_from", i)) {
 			m.Access[i].MNIDFrom = MNIDFromMAC
 		}
+		if !set(fmt.Sprintf("mag.access[%d].attach_handoff_indicator", i)) {
+			m.Access[i].AttachHI = uint8(mh.HIAttachNewInterface)
+		}
+		if !set(fmt.Sprintf("mag.access[%d].moved_handoff_indicator", i)) {
+			m.Access[i].MovedHI = uint8(mh.HIHandoffBetweenMAGs)
+		}
 	}
 	for i := range m.MobileNodes {
 		if !set(fmt.Sprintf("mag.mobile_nodes[%d].lma", i)) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pmipdmm/pmipdmm/ipsec"
+	"github.com/pmipdmm/pmipdmm/mh"
 	"github.com/sirupsen/logrus"
 )
 
@@ -329,6 +330,14 @@ func (c *Config) validateMAG(ps *problems, enabled bool) {
 			naiMap = true
 		default:
 			ps.add(key+".mn_id_from", "unknown source %q (mac, interface or nai-map)", a.MNIDFrom)
+		}
+		if a.AttachHI != uint8(mh.HIAttachNewInterface) && a.AttachHI != uint8(mh.HIHandoffStateUnknown) {
+			ps.add(key+".attach_handoff_indicator", "must be 1 (attachment over a new interface) or 4 (handoff state unknown) (got %d)", a.AttachHI)
+		}
+		switch mh.HandoffIndicatorValue(a.MovedHI) {
+		case mh.HIHandoffBetweenIfaces, mh.HIHandoffBetweenMAGs, mh.HIHandoffStateUnknown:
+		default:
+			ps.add(key+".moved_handoff_indicator", "must be 2, 3 or 4 (got %d)", a.MovedHI)
 		}
 	}
 
