@@ -207,9 +207,10 @@ func apStory(t testing.TB, tp *dmmTopo) (mn1, mn2 netip.Addr) {
 // Redirect), the new path (MR31 tunnels to MR2), and that no packet is
 // lost by the MRs: the previous MR holds from the carrier loss, forwards
 // on the HI. A packet the previous MR had put on its access link at the
-// very moment the AP dropped the port (3 handovers in 20 in
-// BenchmarkDMMFigure5Handover, at 1000 packets/s) is lost below the MRs; it is told apart by the captures
-// (seen leaving the MR, never at the AP) and at most one is allowed.
+// very moment the AP dropped the port (8 handovers in 80 in
+// BenchmarkDMMFigure5Handover, at 1000 packets/s) is lost below the MRs;
+// it is told apart by the captures (seen leaving the MR, never at the
+// AP) and allowed (bounded: see below).
 // The gap is logged against the 10 ms target and bounded at 250 ms here;
 // its distribution is measured by BenchmarkDMMFigure5Handover.
 func TestDMMFigure5AccessPoint(t *testing.T) {
@@ -254,8 +255,14 @@ func TestDMMFigure5AccessPoint(t *testing.T) {
 	// writes; a failed write is the only cause found that fits. If it
 	// comes back as something else it counts as lost by the MRs, with
 	// the ICMPv6 errors around the switch listed.)
-	if len(h.byMRs) != 0 || len(h.inFlight) > 1 || len(h.notSent) > 1 || h.st.Received+h.st.Lost != h.st.Sent {
-		t.Errorf("lost by the MRs %v, in flight on the access link %v (at most 1), never sent %v (at most 1); received %d + lost %d of %d",
+	// In flight: packets the old MR's kernel put on its access link after
+	// the access point dropped the port, before it processed the carrier
+	// loss (linkwatch, under the RTNL lock): one at most on a quiet
+	// machine, but 26 (36 ms) were seen while another test was creating
+	// and deleting namespaces. Bounded at 50 (50 ms): beyond, the kernel
+	// did not stop using the route at carrier loss.
+	if len(h.byMRs) != 0 || len(h.inFlight) > 50 || len(h.notSent) > 1 || h.st.Received+h.st.Lost != h.st.Sent {
+		t.Errorf("lost by the MRs %v, in flight on the access link %v (at most 50), never sent %v (at most 1); received %d + lost %d of %d",
 			h.byMRs, h.inFlight, h.notSent, h.st.Received, h.st.Lost, h.st.Sent)
 	}
 	if h.gap == 0 || h.gap > 250*time.Millisecond {
