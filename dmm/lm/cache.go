@@ -54,6 +54,9 @@ type CacheStats struct {
 	// watch runs); LoadError: why a replica is not live ("" when it is).
 	Replica, Live bool
 	LoadError     string
+	// Revision is the store revision the cache reflects (the last change
+	// its watch applied): compared with the store's, the cache's lag.
+	Revision int64
 }
 
 // NewCache starts a cache over l holding at most maxEntries prefixes
@@ -163,7 +166,7 @@ func (c *Cache) Ready() <-chan struct{} { return c.ready }
 func (c *Cache) Stats() CacheStats {
 	c.mu.Lock()
 	n := len(c.entries)
-	st := CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(), Entries: n, Replica: c.replica, Live: c.live}
+	st := CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(), Entries: n, Replica: c.replica, Live: c.live, Revision: c.rev}
 	if c.loadErr != nil {
 		st.LoadError = c.loadErr.Error()
 	}

@@ -163,9 +163,12 @@ func TestReplicaMatchesLM(t *testing.T) {
 	for range 500 {
 		step()
 	}
-	eventually(t, "the replica to be live again", func() error {
-		if s := c.Stats(); !s.Live {
-			return fmt.Errorf("%+v", s)
+	// Live and caught up with the store (the burst may have cut its watch:
+	// it reloads, and a live replica behind the store may still be cut).
+	eventually(t, "the replica to be live and caught up", func() error {
+		r, err := st.Revision(ctx)
+		if s := c.Stats(); err != nil || !s.Live || s.Revision < r {
+			return fmt.Errorf("%+v, store at %d (%v)", s, r, err)
 		}
 		return nil
 	})
