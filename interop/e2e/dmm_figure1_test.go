@@ -164,13 +164,25 @@ func TestDMMFigure1(t *testing.T) {
 			t.Logf("GAP: handover gap %.1f ms with the link moving between namespaces (the 10 ms target is measured at the access point: TestDMMFigure5AccessPoint)", float64(hg.Microseconds())/1000)
 		}
 		// Bounds we can justify on a shared 2-core machine: nothing is
-		// lost (held, forwarded, redirected) and the handover gap stays
-		// below 250 ms (~25 ms when the machine is quiet, 20-25 ms of it
-		// the kernel moving the link between namespaces). The MRs' own
+		// lost by the MRs (held, forwarded, redirected) and the handover
+		// gap stays below 250 ms (~25 ms when the machine is quiet, 20-25
+		// ms of it the kernel moving the link between namespaces). A
+		// packet MR11 had put on MN1's link as the link left its namespace
+		// is lost with the link (the captures saw it last leaving MR11 on
+		// mn1): at most one (1 in a CI run, 0 in the others). The MRs' own
 		// gap, without the link move, is TestDMMFigure5AccessPoint's and
 		// BenchmarkDMMFigure5Handover's.
-		if st.Lost != 0 || st.Received != st.Sent || hg > 250*time.Millisecond || hg == 0 {
-			t.Errorf("handover: received %d of %d (lost %d), handover gap %v", st.Received, st.Sent, st.Lost, hg)
+		var inFlight, byMRs []uint64
+		if st.Lost > 0 {
+			var where []string
+			inFlight, byMRs, where = lostPackets(caps, "mn1", "mr11", []string{"bb", "mr31", "mr11", "mr2"}, 6002, st.Sent, t0, moved)
+			for _, w := range where {
+				t.Logf("lost %s", w)
+			}
+		}
+		if len(byMRs) != 0 || len(inFlight) > 1 || st.Received+st.Lost != st.Sent || hg > 250*time.Millisecond || hg == 0 {
+			t.Errorf("handover: received %d of %d (lost %d: by the MRs %v, in flight on MN1's link %v), handover gap %v",
+				st.Received, st.Sent, st.Lost, byMRs, inFlight, hg)
 		}
 		// The temporary context at MR11 is removed.
 		waitFor(t, 15*time.Second, "MR11's temporary forwarding to end", func() (bool, string) {
